@@ -1,0 +1,30 @@
+# Small helpers so that every folder declares its library and tests the same way.
+
+# Warning flags live on one INTERFACE target that every edwc target links.
+add_library(edwc_warnings INTERFACE)
+target_compile_options(edwc_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+
+# Asio and Beast are compiled once (gateway/asio_impl.cc); every user must agree.
+add_library(edwc_asio_flags INTERFACE)
+target_compile_definitions(edwc_asio_flags INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+
+# edwc_library(NAME SOURCES a.cc b.cc DEPS x y)
+function(edwc_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE edwc_warnings)
+endfunction()
+
+# edwc_test(NAME SOURCES a_test.cc DEPS lib [LABELS l])
+# One executable per test folder file set; each TEST() becomes its own ctest entry so
+# that `ctest -j` spreads them over the cores.
+function(edwc_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main edwc_warnings)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABELS}" ${ARG_PROPERTIES})
+endfunction()

@@ -1,0 +1,106 @@
+// The typed, immutable configuration of one center's gateway, parsed once from YAML
+// (config/load.h). Every option is documented here and in docs/configuration.md.
+// Paths are absolute after loading (relative paths resolve against the config file's
+// directory). Plain value types; thread-safe once built.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/money.h"
+#include "core/price_schedule.h"
+
+namespace edwc::config {
+
+enum class Role { kViewer, kBroker, kFinance, kOperator };
+std::string_view RoleName(Role role);
+
+struct Location {
+  double lat = 0;  // degrees north, -90..90 (coordinates are not money: double is fine)
+  double lon = 0;  // degrees east, -180..180
+};
+
+// center: who this center is.
+struct CenterIdentity {
+  std::string id;    // CenterId syntax; must match the certificate's SAN URI
+  std::string name;  // display name, e.g. "Zhongwei Intelligent Computing Center"
+  std::string hub;   // national hub: one of kHubs in config/load.cc (e.g. "ningxia")
+  std::string city;  // e.g. "Zhongwei"
+  std::string zone;  // data-residency zone, e.g. "cn-northwest"
+  Location location;
+};
+
+struct Listener {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to bind
+  uint16_t port = 0;                   // 0 = any free port (printed at start)
+};
+
+// tls: PEM files. The CA is the federation CA (peers, and clients that verify us).
+struct TlsFiles {
+  std::string ca;    // federation CA certificate
+  std::string cert;  // this center's certificate (SAN URI edwc://center/<id>)
+  std::string key;   // its private key
+};
+
+// server: limits and threads of the HTTPS listeners.
+struct ServerLimits {
+  int io_threads = 2;                     // threads running the io_context, 1..64
+  int max_connections = 10000;            // open connections per listener; more are refused
+  uint32_t header_limit_bytes = 16 * 1024;    // larger request headers get 431
+  uint64_t body_limit_bytes = 1024 * 1024;    // larger bodies get 413
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds read_timeout{15000};   // for one whole request once started
+  std::chrono::milliseconds write_timeout{15000};  // for one whole response
+  std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
+  std::chrono::milliseconds drain_timeout{10000};  // on SIGTERM, longest wait for in-flight
+};
+
+struct InventoryEntry {
+  std::string model;  // accelerator model id from the catalog (core/accelerator.h)
+  int32_t count = 0;  // devices, >= 1
+};
+
+// capacity: where total/used accelerators come from.
+struct CapacityConfig {
+  enum class Source { kStatic };  // `slurm` arrives with the federation issue
+  Source source = Source::kStatic;
+  std::vector<InventoryEntry> inventory;  // static: the devices this center has
+};
+
+struct ModelPrice {
+  std::string model;
+  core::PriceSchedule schedule;  // per_device_hour (base) and time_of_use windows
+};
+
+// pricing: the center's price list (illustrative in examples).
+struct PriceList {
+  std::vector<ModelPrice> models;  // one per inventory model
+  core::Money egress_per_gb;       // data leaving this center
+};
+
+struct TokenEntry {
+  std::string name;    // who holds it, for logs: "acme-broker"
+  Role role = Role::kViewer;
+  std::string sha256;  // lowercase hex SHA-256 of the bearer token
+};
+
+struct StorageConfig {
+  std::string path;  // RocksDB directory (created if missing)
+};
+
+struct CenterConfig {
+  std::string source_file;  // absolute path of the YAML it came from
+  CenterIdentity center;
+  Listener api;
+  Listener peer;
+  TlsFiles tls;
+  StorageConfig storage;
+  ServerLimits server;
+  CapacityConfig capacity;
+  PriceList pricing;
+  std::vector<TokenEntry> tokens;  // auth.tokens
+};
+
+}  // namespace edwc::config
