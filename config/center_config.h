@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/money.h"
@@ -20,6 +21,7 @@ std::string_view RoleName(Role role);
 struct Location {
   double lat = 0;  // degrees north, -90..90 (coordinates are not money: double is fine)
   double lon = 0;  // degrees east, -180..180
+  bool operator==(const Location&) const = default;
 };
 
 // center: who this center is.
@@ -30,11 +32,13 @@ struct CenterIdentity {
   std::string city;  // e.g. "Zhongwei"
   std::string zone;  // data-residency zone, e.g. "cn-northwest"
   Location location;
+  bool operator==(const CenterIdentity&) const = default;
 };
 
 struct Listener {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to bind
-  uint16_t port = 0;                   // 0 = any free port (printed at start)
+  uint16_t port = 0;                  // 0 = any free port (printed at start)
+  bool operator==(const Listener&) const = default;
 };
 
 // tls: PEM files. The CA is the federation CA (peers, and clients that verify us).
@@ -42,24 +46,27 @@ struct TlsFiles {
   std::string ca;    // federation CA certificate
   std::string cert;  // this center's certificate (SAN URI edwc://center/<id>)
   std::string key;   // its private key
+  bool operator==(const TlsFiles&) const = default;
 };
 
 // server: limits and threads of the HTTPS listeners.
 struct ServerLimits {
-  int io_threads = 2;                     // threads running the io_context, 1..64
-  int max_connections = 10000;            // open connections per listener; more are refused
-  uint32_t header_limit_bytes = 16 * 1024;    // larger request headers get 431
-  uint64_t body_limit_bytes = 1024 * 1024;    // larger bodies get 413
+  int io_threads = 2;                       // threads running the io_context, 1..64
+  int max_connections = 10000;              // open connections per listener; more are refused
+  uint32_t header_limit_bytes = 16 * 1024;  // larger request headers get 431
+  uint64_t body_limit_bytes = 1024 * 1024;  // larger bodies get 413
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds read_timeout{15000};   // for one whole request once started
   std::chrono::milliseconds write_timeout{15000};  // for one whole response
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
   std::chrono::milliseconds drain_timeout{10000};  // on SIGTERM, longest wait for in-flight
+  bool operator==(const ServerLimits&) const = default;
 };
 
 struct InventoryEntry {
   std::string model;  // accelerator model id from the catalog (core/accelerator.h)
   int32_t count = 0;  // devices, >= 1
+  bool operator==(const InventoryEntry&) const = default;
 };
 
 // capacity: where total/used accelerators come from.
@@ -67,27 +74,32 @@ struct CapacityConfig {
   enum class Source { kStatic };  // `slurm` arrives with the federation issue
   Source source = Source::kStatic;
   std::vector<InventoryEntry> inventory;  // static: the devices this center has
+  bool operator==(const CapacityConfig&) const = default;
 };
 
 struct ModelPrice {
   std::string model;
   core::PriceSchedule schedule;  // per_device_hour (base) and time_of_use windows
+  bool operator==(const ModelPrice&) const = default;
 };
 
 // pricing: the center's price list (illustrative in examples).
 struct PriceList {
   std::vector<ModelPrice> models;  // one per inventory model
   core::Money egress_per_gb;       // data leaving this center
+  bool operator==(const PriceList&) const = default;
 };
 
 struct TokenEntry {
-  std::string name;    // who holds it, for logs: "acme-broker"
+  std::string name;  // who holds it, for logs: "acme-broker"
   Role role = Role::kViewer;
   std::string sha256;  // lowercase hex SHA-256 of the bearer token
+  bool operator==(const TokenEntry&) const = default;
 };
 
 struct StorageConfig {
   std::string path;  // RocksDB directory (created if missing)
+  bool operator==(const StorageConfig&) const = default;
 };
 
 struct CenterConfig {
@@ -101,6 +113,7 @@ struct CenterConfig {
   CapacityConfig capacity;
   PriceList pricing;
   std::vector<TokenEntry> tokens;  // auth.tokens
+  bool operator==(const CenterConfig&) const = default;
 };
 
 }  // namespace edwc::config

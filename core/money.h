@@ -15,6 +15,9 @@
 
 namespace edwc::core {
 
+// __extension__ keeps -Wpedantic quiet about the GCC/Clang 128-bit integer.
+__extension__ typedef __int128 Int128;
+
 class Money {
  public:
   constexpr Money() = default;
@@ -46,6 +49,6 @@ class Money {
 
 // The rounding rule itself, on 128-bit integers: round_half_away_from_zero(n / d).
 // Returns false when the result does not fit int64. REQUIRES: d != 0.
-bool DivRoundHalfAway(__int128 n, __int128 d, int64_t* out);
+bool DivRoundHalfAway(Int128 n, Int128 d, int64_t* out);
 
 }  // namespace edwc::core

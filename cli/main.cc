@@ -1,0 +1,54 @@
+// edwc: the East-Data-West-Computing federation gateway. See README.md.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli/commands.h"
+
+#ifndef EDWC_VERSION
+#define EDWC_VERSION "0.0.0-dev"
+#endif
+
+namespace {
+
+constexpr std::string_view kUsage = R"(edwc: the East-Data-West-Computing federation gateway
+
+Usage:
+  edwc demo [--centers N] [--base-port P] [--dir D] [--prepare-only] [--workload none] [--fresh]
+        Start a local federation of N centers (default 4), each its own gateway process.
+  edwc agent --config FILE [--check]
+        Run one center's gateway; --check validates the configuration and exits.
+  edwc certs init-ca --dir D [--force]
+        Create a development federation CA (D/ca.pem, D/ca.key).
+  edwc certs issue --ca D --center ID --out D2 [--dns NAME]... [--ip ADDR]...
+        Issue a center certificate (SAN URI edwc://center/ID) signed by the CA in D.
+  edwc version
+
+Each command accepts --help. Docs: README.md, docs/configuration.md, docs/api.md.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A peer that goes away mid-write must be an error value, not a dead process.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) {
+    std::fputs(kUsage.data(), stderr);
+    return edwc::cli::kExitUsage;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "agent") return edwc::cli::AgentCommand(argc, argv);
+  if (cmd == "certs") return edwc::cli::CertsCommand(argc, argv);
+  if (cmd == "demo") return edwc::cli::DemoCommand(argc, argv);
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("edwc %s\n", EDWC_VERSION);
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::fputs(kUsage.data(), stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "edwc: unknown command '%s'\n\n%s", argv[1], kUsage.data());
+  return edwc::cli::kExitUsage;
+}

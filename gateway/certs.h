@@ -1,0 +1,73 @@
+// Certificates for the federation's mutual TLS: a development CA, center certificates
+// issued by it, and the checks the gateway applies to a peer's certificate (its center
+// id from the SAN URI edwc://center/<id>, chain verification at a given time).
+//
+// Everything here goes through OpenSSL 3's C API with RAII wrappers and returns errors
+// as values; OpenSSL's error string is part of the message. No function keeps state
+// between calls, so all are thread-safe; concurrent writers to the same directory are
+// the caller's problem (each file is replaced atomically, but not the set of files).
+// The file-writing and file-reading functions block: keep them off I/O threads.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace edwc::gateway {
+
+struct CaOptions {
+  std::string common_name = "edwc dev federation CA";
+  int valid_days = 3650;
+  bool overwrite = false;  // replace an existing ca.pem/ca.key
+};
+
+// Writes dir/ca.pem and dir/ca.key (0600), creating dir. The CA key is EC P-256, the
+// certificate self-signed with basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign.
+// Refuses to overwrite existing files unless options.overwrite (kAlreadyExists).
+core::Status InitDevCa(const std::string& dir, const CaOptions& options = {});
+
+struct IssueOptions {
+  int valid_days = 397;
+  std::chrono::seconds not_before_offset{-300};  // tolerate peers' clock skew
+  std::vector<std::string> extra_dns;            // SAN DNS names besides localhost
+  std::vector<std::string> extra_ips;            // SAN IPs besides 127.0.0.1 and ::1
+};
+
+// Reads ca_dir/ca.pem + ca.key; writes out_dir/center.pem (leaf), out_dir/chain.pem
+// (leaf + CA), out_dir/center.key (0600), and copies ca.pem to out_dir/ca.pem, creating
+// out_dir. kInvalidArgument when center_id is not a valid core::CenterId.
+// Leaf: EC P-256 key, random 128-bit serial, subject O=edwc federation, CN=<center_id>;
+// SAN URI edwc://center/<id>, DNS localhost, IP 127.0.0.1 and ::1 plus extras;
+// basicConstraints CA:FALSE, keyUsage digitalSignature (both critical); extendedKeyUsage
+// serverAuth, clientAuth; SKI and AKI. Signed with SHA-256 by the CA key.
+core::Status IssueCenterCert(const std::string& ca_dir, const std::string& center_id,
+                             const std::string& out_dir, const IssueOptions& options = {});
+
+// The center id from the SAN URI edwc://center/<id> of a PEM certificate (the first
+// certificate in the PEM). kNotFound if there is no such SAN; kInvalidArgument on bad PEM
+// or an invalid id.
+core::Result<std::string> CenterIdFromCertificatePem(std::string_view pem);
+core::Result<std::string> CenterIdFromCertificateFile(const std::string& path);
+
+// Verifies the leaf PEM (which may be followed by intermediates) against the CA PEM as
+// trust anchor at time `at`. kPermissionDenied with OpenSSL's verify error on failure,
+// kInvalidArgument on bad PEM.
+core::Status VerifyCertificateAgainstCa(std::string_view leaf_pem, std::string_view ca_pem,
+                                        core::Time at);
+
+// kInvalidArgument when the key file does not match the certificate.
+core::Status CheckKeyMatchesCertificate(const std::string& cert_file, const std::string& key_file);
+
+// Lowercase hex SHA-256 of bytes.
+std::string Sha256Hex(std::string_view bytes);
+
+// "edwc_" + base64url (no padding) of `bytes` random bytes from OpenSSL's CSPRNG. Used for
+// demo bearer tokens. Aborts if the CSPRNG fails rather than return a guessable token.
+// REQUIRES: bytes >= 0
+std::string RandomToken(int bytes = 24);
+
+}  // namespace edwc::gateway

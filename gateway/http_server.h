@@ -1,0 +1,66 @@
+// HttpServer: one HTTPS listener. TLS 1.2/1.3 with modern ciphers (or 1.3 only, and a
+// required, CA-verified client certificate, for the peer listener), HTTP/1.1 keep-alive,
+// one coroutine per connection on its own strand, limits and timeouts on everything:
+// handshake, the wait for a request (idle), reading one request, writing one response;
+// header and body size limits (431, 413), a cap on open connections. Drain() stops
+// accepting, closes idle connections, lets in-flight requests finish and closes their
+// connections after the response.
+//
+// Thread-safety: Listen before the runtime runs; Drain and accessors from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "gateway/http_types.h"
+
+namespace edwc::gateway {
+
+class IoRuntime;
+class Metrics;
+
+struct TlsSettings {
+  std::string cert_file;  // PEM chain of this center
+  std::string key_file;
+  std::string ca_file;          // for client verification (require_client_cert)
+  bool require_client_cert = false;  // mTLS, TLS 1.3 only (peer listener)
+};
+
+struct ServerSettings {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0 = ephemeral
+  int max_connections = 10000;
+  uint32_t header_limit_bytes = 16 * 1024;
+  uint64_t body_limit_bytes = 1024 * 1024;
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds read_timeout{15000};
+  std::chrono::milliseconds write_timeout{15000};
+  std::chrono::milliseconds idle_timeout{60000};
+  TlsSettings tls;
+};
+
+class HttpServer {
+ public:
+  // `metrics` may be null; it must outlive the server.
+  HttpServer(IoRuntime& runtime, ServerSettings settings, Handler handler, Metrics* metrics);
+  ~HttpServer();
+
+  // Loads TLS material, binds and starts accepting. Returns the bound port.
+  core::Result<uint16_t> Listen();
+
+  // Stops accepting and winds connections down; `done` runs (on an I/O thread) once the
+  // last connection has closed.
+  void Drain(std::function<void()> done);
+
+  int open_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace edwc::gateway

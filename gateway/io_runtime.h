@@ -1,0 +1,37 @@
+// IoRuntime: the one io_context of a gateway and the threads that run it, plus signal
+// handling. Listeners and clients are attached to it. Asio stays behind this header.
+//
+// Thread-safety: Start/Stop/Wait from one controlling thread; OnSignal before Start.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace edwc::gateway {
+
+class IoRuntime {
+ public:
+  explicit IoRuntime(int threads);
+  ~IoRuntime();
+  IoRuntime(const IoRuntime&) = delete;
+  IoRuntime& operator=(const IoRuntime&) = delete;
+
+  boost::asio::io_context& context();
+
+  // Calls fn(signal_number) on an I/O thread when SIGINT or SIGTERM arrives.
+  void OnSignal(std::function<void(int)> fn);
+
+  void Start();  // starts the threads
+  void Stop();   // stops the io_context (pending work is abandoned)
+  void Join();   // waits for the threads to return
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edwc::gateway

@@ -1,0 +1,128 @@
+// `edwc agent` as a process: --check, the ready line, graceful drain on SIGTERM, and the
+// epoch that grows with every start.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "cli/process.h"
+#include "config/load.h"
+#include "gateway/http_client.h"
+#include "tests/support/test_support.h"
+
+namespace edwc {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// Runs edwc with args to completion; returns the exit status, stdout in *out and stderr
+// (the log file) in *err.
+int RunEdwc(const testing::TempDir& dir, std::vector<std::string> args, std::string* out,
+            std::string* err) {
+  args.insert(args.begin(), EDWC_BINARY);
+  const std::string log = dir.Sub("run.log");
+  std::remove(log.c_str());
+  auto child = cli::Spawn(args, log);
+  EXPECT_TRUE(child.ok()) << child.status().ToString();
+  if (!child.ok()) return -1;
+  out->clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(child->stdout_fd, buf, sizeof buf)) > 0) out->append(buf, n);
+  close(child->stdout_fd);
+  int status = 0;
+  waitpid(child->pid, &status, 0);
+  *err = Slurp(log);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class AgentProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = testing::MakeTestPki(dir_.path(), "procenter");
+    config_path_ = dir_.Sub("center.yaml");
+    WriteText(config_path_,
+              config::RenderCenterConfig(testing::TestCenterConfig(dir_.path(), pki_, "procenter")));
+  }
+  testing::TempDir dir_;
+  testing::TestPki pki_;
+  std::string config_path_;
+};
+
+TEST_F(AgentProcessTest, CheckAcceptsAValidConfig) {
+  std::string out, err;
+  EXPECT_EQ(RunEdwc(dir_, {"agent", "--config", config_path_, "--check"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("ok: "), std::string::npos) << out;
+  EXPECT_NE(out.find("procenter"), std::string::npos);
+}
+
+TEST_F(AgentProcessTest, CheckNamesFileLineAndKeyOfEveryProblem) {
+  std::string text = Slurp(config_path_);
+  // Break two things: an unknown key and a bad port.
+  const std::string bad = dir_.Sub("bad.yaml");
+  WriteText(bad, "colour: blue\n" + text);
+  std::string out, err;
+  EXPECT_EQ(RunEdwc(dir_, {"agent", "--config", bad, "--check"}, &out, &err), 2);
+  EXPECT_NE(err.find(bad + ":1:1: colour:"), std::string::npos) << err;
+  EXPECT_EQ(RunEdwc(dir_, {"agent", "--config", dir_.Sub("missing.yaml"), "--check"}, &out, &err),
+            2);
+  EXPECT_NE(err.find("missing.yaml"), std::string::npos) << err;
+}
+
+TEST_F(AgentProcessTest, CheckRefusesACertificateOfAnotherCenter) {
+  auto other = testing::MakeTestPki(dir_.path(), "elsewhere");
+  auto c = testing::TestCenterConfig(dir_.path(), other, "procenter");
+  WriteText(config_path_, config::RenderCenterConfig(c));
+  std::string out, err;
+  EXPECT_EQ(RunEdwc(dir_, {"agent", "--config", config_path_, "--check"}, &out, &err), 2);
+  EXPECT_NE(err.find("elsewhere"), std::string::npos) << err;
+}
+
+TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+  for (int run = 1; run <= 2; ++run) {
+    auto child = cli::Spawn({EDWC_BINARY, "agent", "--config", config_path_}, dir_.Sub("agent.log"));
+    ASSERT_TRUE(child.ok());
+    auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
+    ASSERT_TRUE(ready.ok()) << ready.status().ToString() << Slurp(dir_.Sub("agent.log"));
+    EXPECT_NE(ready->find("center=procenter"), std::string::npos);
+    EXPECT_NE(ready->find("epoch=" + std::to_string(run)), std::string::npos) << *ready;
+    const std::string url = ready->substr(ready->find("api=") + 4,
+                                          ready->find(' ', ready->find("api=")) -
+                                              ready->find("api=") - 4);
+    auto client = gateway::HttpsClient::Create(url, {pki_.ca_file, "", "", false});
+    ASSERT_TRUE(client.ok());
+    auto r = (*client)->Request("GET", "/v1/centers", "",
+                                {{"authorization", "Bearer " + testing::TokenFor(config::Role::kViewer)}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    // SIGTERM with an idle keep-alive connection open: the drain closes it and exits 0.
+    kill(child->pid, SIGTERM);
+    std::vector<cli::Child> children{*child};
+    int status = 0;
+    ASSERT_EQ(waitpid(child->pid, &status, 0), child->pid);
+    close(child->stdout_fd);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << Slurp(dir_.Sub("agent.log"));
+  }
+  EXPECT_NE(Slurp(dir_.Sub("agent.log")).find("stopped"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edwc

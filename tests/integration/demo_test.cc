@@ -1,0 +1,120 @@
+// `edwc demo` end to end, the way a new user and later tests drive it: start it, read
+// demo.json, call GET /v1/centers with the viewer token, stop it with SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "cli/process.h"
+#include "config/load.h"
+#include "gateway/http_client.h"
+#include "tests/support/test_support.h"
+
+namespace edwc {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+json::object ReadDemoJson(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return json::parse(out.str()).as_object();
+}
+
+std::string Str(const json::value& v) { return std::string(v.as_string()); }
+
+TEST(DemoTest, PrepareOnlyWritesLoadableConfigsAndAPrivateDemoJson) {
+  testing::TempDir dir;
+  const std::string demo_dir = dir.Sub("demo");
+  auto child = cli::Spawn({EDWC_BINARY, "demo", "--prepare-only", "--centers", "3", "--dir",
+                           demo_dir, "--base-port", "17400"},
+                          dir.Sub("demo.log"));
+  ASSERT_TRUE(child.ok());
+  int status = 0;
+  waitpid(child->pid, &status, 0);
+  close(child->stdout_fd);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  struct stat st {};
+  ASSERT_EQ(stat((demo_dir + "/demo.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "demo.json holds tokens";
+  json::object doc = ReadDemoJson(demo_dir + "/demo.json");
+  EXPECT_EQ(doc.at("version").to_number<int>(), 1);
+  EXPECT_EQ(doc.at("running").as_bool(), false);
+  for (const char* role : {"viewer", "broker", "finance", "operator"}) {
+    EXPECT_FALSE(doc.at("tokens").at(role).as_string().empty()) << role;
+  }
+  const json::array& centers = doc.at("centers").as_array();
+  ASSERT_EQ(centers.size(), 3u);
+  EXPECT_EQ(Str(centers[0].at("id")), "zhongwei");
+  EXPECT_EQ(Str(centers[0].at("api_url")), "https://127.0.0.1:17400");
+  EXPECT_EQ(Str(centers[0].at("peer_url")), "https://127.0.0.1:17401");
+  EXPECT_EQ(Str(centers[2].at("api_url")), "https://127.0.0.1:17404");
+  for (const auto& c : centers) {
+    auto config = config::LoadCenterConfig(Str(c.at("config")));
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_EQ(config->center.id, Str(c.at("id")));
+    EXPECT_FALSE(config->capacity.inventory.empty());
+  }
+  // A second run keeps the tokens (scripts keep working) and the CA.
+  const std::string viewer = Str(doc.at("tokens").at("viewer"));
+  auto again = cli::Spawn({EDWC_BINARY, "demo", "--prepare-only", "--dir", demo_dir},
+                          dir.Sub("demo.log"));
+  ASSERT_TRUE(again.ok());
+  waitpid(again->pid, &status, 0);
+  close(again->stdout_fd);
+  EXPECT_EQ(Str(ReadDemoJson(demo_dir + "/demo.json").at("tokens").at("viewer")), viewer);
+}
+
+TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+  testing::TempDir dir;
+  const std::string demo_dir = dir.Sub("demo");
+  auto demo = cli::Spawn({EDWC_BINARY, "demo", "--centers", "3", "--base-port", "0", "--dir",
+                          demo_dir, "--workload", "none"},
+                         dir.Sub("demo.log"));
+  ASSERT_TRUE(demo.ok());
+  auto running = cli::AwaitLine(*demo, "edwc demo: running", std::chrono::steady_clock::now() + 90s);
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+
+  json::object doc = ReadDemoJson(demo_dir + "/demo.json");
+  EXPECT_EQ(doc.at("running").as_bool(), true);
+  const std::string ca = Str(doc.at("ca_file"));
+  const std::string viewer = Str(doc.at("tokens").at("viewer"));
+  std::vector<pid_t> agents;
+  for (const auto& c : doc.at("centers").as_array()) {
+    agents.push_back(static_cast<pid_t>(c.at("pid").to_number<int64_t>()));
+    auto client = gateway::HttpsClient::Create(Str(c.at("api_url")), {ca, "", "", false});
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    auto r = (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->status, 200) << r->body;
+    json::value v = json::parse(r->body);
+    EXPECT_EQ(Str(v.at("centers").at(0).at("id")), Str(c.at("id")));
+    auto anonymous = (*client)->Request("GET", "/v1/centers");
+    ASSERT_TRUE(anonymous.ok());
+    EXPECT_EQ(anonymous->status, 401);
+  }
+  ASSERT_EQ(agents.size(), 3u);
+
+  kill(demo->pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(demo->pid, &status, 0), demo->pid);
+  close(demo->stdout_fd);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  for (pid_t pid : agents) EXPECT_NE(kill(pid, 0), 0) << "agent " << pid << " still running";
+  EXPECT_EQ(ReadDemoJson(demo_dir + "/demo.json").at("running").as_bool(), false);
+}
+
+}  // namespace
+}  // namespace edwc

@@ -1,0 +1,45 @@
+// Shared test fixtures: a temporary directory per test, a test PKI made at test time
+// (gateway/certs.h) and a complete center configuration around it. Nothing here is a
+// fake: agents built from these configs are real gateways on loopback port 0.
+#pragma once
+
+#include <string>
+
+#include "config/center_config.h"
+
+namespace edwc::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct TestPki {
+  std::string ca_file;    // the federation CA certificate
+  std::string cert_file;  // chain.pem of the center
+  std::string key_file;
+};
+
+// A dev CA in dir/ca and a certificate for `center` in dir/<center>. Aborts the test
+// binary on failure (it is set-up, not the thing under test).
+TestPki MakeTestPki(const std::string& dir, const std::string& center);
+
+// The bearer token the test config accepts for each role: "test-viewer-token", ...
+std::string TokenFor(config::Role role);
+
+// A complete config for center `center` listening on 127.0.0.1:0, storage in dir/data,
+// inventory 16 h800 and 64 ascend-910b priced 20.00 / 9.00 per device-hour (night
+// 22:00-06:00 at 14.00 / 6.30), egress 0.50 per GB, one token per role.
+config::CenterConfig TestCenterConfig(const std::string& dir, const TestPki& pki,
+                                      const std::string& center = "testcenter");
+
+}  // namespace edwc::testing
