@@ -588,8 +588,8 @@ void ConfigParser::ParseListen(const Field& field, Listener* api, Listener* peer
                    IsWildcard(*p.address_bytes);
   if (*a.port == *p.port && same_host) {
     Fail(p.port_field->node, p.port_field->path,
-         "api and peer listeners both use " + peer->address + ":" + std::to_string(*p.port) +
-             " (api is " + api->address + "); give them different ports");
+         "peer " + peer->address + ":" + std::to_string(*p.port) + " clashes with api " +
+             api->address + ":" + std::to_string(*a.port) + "; give them different ports");
   }
 }
 

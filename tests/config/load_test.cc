@@ -279,7 +279,8 @@ TEST_F(LoadTest, SlurmSourceIsNotYetSupported) {
 
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
   auto errors = Errors(Edit(kValid, "port: 7401", "port: 7400"));
-  ExpectOnlyError(errors, 10, 36, "listen.peer.port", "both use 127.0.0.1:7400");
+  ExpectOnlyError(errors, 10, 36, "listen.peer.port",
+                  "peer 127.0.0.1:7400 clashes with api 127.0.0.1:7400");
   EXPECT_TRUE(Errors(Edit(Edit(kValid, "port: 7401", "port: 0"), "port: 7400", "port: 0")).empty());
   auto wildcard = Edit(Edit(kValid, "port: 7401", "port: 7400"), "peer: {address: 127.0.0.1",
                        "peer: {address: 0.0.0.0");

@@ -189,7 +189,9 @@ TEST_F(HttpsTest, AuthMatrix) {
       EXPECT_EQ(ErrorCode(*r), "unauthenticated");
       EXPECT_NE(HeaderOf(*r, "WWW-Authenticate").find("Bearer"), std::string::npos);
     }
-    if (c.status == 403) EXPECT_EQ(ErrorCode(*r), "permission_denied");
+    if (c.status == 403) {
+      EXPECT_EQ(ErrorCode(*r), "permission_denied");
+    }
   }
   // Unknown, malformed and wrongly-schemed credentials are all 401.
   for (const Headers& h : {Bearer("not-a-token"), Headers{{"authorization", "Bearer"}},

@@ -1,0 +1,110 @@
+#!/bin/sh
+# GET /v1/centers from one edwc agent (one I/O thread) against the same bytes from nginx
+# (one worker), both over TLS on loopback, both driven by the same wrk command in one
+# run. Prints requests/s, latency percentiles and the edwc/nginx ratio.
+#
+#   bench/centers_vs_nginx.sh [--duration 10s] [--connections 32] [--threads 1]
+#
+# The servers run on CPU 0 and wrk on CPU 1 (taskset), so that the two never share a core.
+set -eu
+cd "$(dirname "$0")/.."
+DURATION=10s CONNECTIONS=32 THREADS=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration 10s] [--connections 32] [--threads 1]" >&2; exit 2 ;;
+  esac
+done
+
+EDWC_BENCH_DEPS=1 scripts/install-deps
+BUILD=${EDWC_BUILD_DIR:-build/release}
+mkdir -p "$BUILD"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDWC_BUILD_TESTS=OFF \
+  -DEDWC_BUILD_BENCH=OFF >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
+cmake --build "$BUILD" --target edwc >/dev/null
+EDWC="$BUILD/cli/edwc"
+
+TMP=$(mktemp -d)
+AGENT_PID="" NGINX_PID=""
+cleanup() {
+  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+CPUS=$(nproc)
+SERVER_CPU=0 CLIENT_CPU=$((CPUS > 1 ? 1 : 0))
+
+# One demo center's config (io_threads: 1), started on its own.
+"$EDWC" demo --prepare-only --centers 1 --base-port 0 --dir "$TMP/demo" >/dev/null
+CENTER_DIR="$TMP/demo/centers/zhongwei"
+mkfifo "$TMP/ready"
+taskset -c "$SERVER_CPU" "$EDWC" agent --config "$CENTER_DIR/center.yaml" \
+  >"$TMP/ready" 2>"$TMP/agent.log" &
+AGENT_PID=$!
+read -r READY <"$TMP/ready" || { cat "$TMP/agent.log" >&2; exit 1; }
+API=${READY#*api=}
+API=${API%% *}
+TOKEN=$(sed -n 's/.*"viewer":"\([^"]*\)".*/\1/p' "$TMP/demo/demo.json")
+CA="$TMP/demo/ca/ca.pem"
+
+mkdir -p "$TMP/www/v1"
+curl -sf --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >"$TMP/www/v1/centers"
+BYTES=$(wc -c <"$TMP/www/v1/centers")
+
+NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$TMP/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$NGINX_PORT ssl;
+    ssl_certificate $CENTER_DIR/certs/chain.pem;
+    ssl_certificate_key $CENTER_DIR/certs/center.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root $TMP/www;
+    location = /v1/centers { default_type application/json; }
+  }
+}
+CONF
+taskset -c "$SERVER_CPU" nginx -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" &
+NGINX_PID=$!
+i=0
+until curl -sf --cacert "$CA" "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null; do
+  i=$((i + 1)); [ $i -gt 100 ] && { echo "nginx did not start" >&2; cat "$TMP/nginx-error.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+run_wrk() {  # name url -> prints "name rps p50 p90 p99"
+  taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+    -H "Authorization: Bearer $TOKEN" "$2/v1/centers" >"$TMP/$1.wrk"
+  awk -v name="$1" '
+    /Requests\/sec:/ { rps = $2 }
+    /^ +50%/ { p50 = $2 } /^ +90%/ { p90 = $2 } /^ +99%/ { p99 = $2 }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%s %s %s %s %s %s\n", name, rps, p50, p90, p99, (bad == "" ? 0 : bad) }' "$TMP/$1.wrk"
+}
+
+echo "GET /v1/centers ($BYTES bytes), TLS keep-alive, wrk -t$THREADS -c$CONNECTIONS -d$DURATION;"
+echo "servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; edwc io_threads=1, nginx 1 worker"
+# Warm both (TLS sessions, caches), then measure.
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null
+E=$(run_wrk edwc "$API")
+N=$(run_wrk nginx "https://127.0.0.1:$NGINX_PORT")
+printf '%-8s %12s %10s %10s %10s %8s\n' server req/s p50 p90 p99 non-2xx
+for line in "$E" "$N"; do
+  set -- $line
+  printf '%-8s %12s %10s %10s %10s %8s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+done
+ER=$(echo "$E" | cut -d' ' -f2) NR=$(echo "$N" | cut -d' ' -f2)
+awk -v e="$ER" -v n="$NR" 'BEGIN { printf "ratio edwc/nginx: %.2f\n", e / n }'
