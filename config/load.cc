@@ -468,7 +468,10 @@ std::optional<CheckedMap> ConfigParser::Map(const YAML::Node& node, const std::s
   }
   CheckedMap map{node, path, {}};
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // Copies: yaml-cpp's iterator hands out a proxy that dies with the expression, so a
+    // reference to it->first dangles (ASan: stack-use-after-scope).
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
     if (!key.IsScalar()) {
       Fail(key, path, "a key must be plain text, not " + Describe(key));
       continue;
@@ -479,7 +482,7 @@ std::optional<CheckedMap> ConfigParser::Map(const YAML::Node& node, const std::s
       Fail(key, key_path, "unknown key" + Hint(name, keys));
       continue;
     }
-    auto [previous, inserted] = map.fields.emplace(name, Field{it->second, key_path});
+    auto [previous, inserted] = map.fields.emplace(name, Field{value, key_path});
     if (!inserted) {
       int first_line = Position(previous->second.node.Mark()).first;
       Fail(key, key_path, "duplicate key (first at line " + std::to_string(first_line) + ")");
