@@ -52,7 +52,9 @@ TOKEN=$(sed -n 's/.*"viewer":"\([^"]*\)".*/\1/p' "$TMP/demo/demo.json")
 CA="$TMP/demo/ca/ca.pem"
 
 mkdir -p "$TMP/www/v1"
+chmod 755 "$TMP" "$TMP/www" "$TMP/www/v1"  # nginx workers run as www-data when started as root
 curl -sf --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >"$TMP/www/v1/centers"
+chmod 644 "$TMP/www/v1/centers"
 BYTES=$(wc -c <"$TMP/www/v1/centers")
 
 NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -80,7 +82,7 @@ taskset -c "$SERVER_CPU" nginx -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" &
 NGINX_PID=$!
 i=0
 until curl -sf --cacert "$CA" "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null; do
-  i=$((i + 1)); [ $i -gt 100 ] && { echo "nginx did not start" >&2; cat "$TMP/nginx-error.log" >&2; exit 1; }
+  i=$((i + 1)); [ $i -gt 100 ] && { echo "nginx did not start" >&2; tail -5 "$TMP/nginx-error.log" >&2; exit 1; }
   sleep 0.1
 done
 

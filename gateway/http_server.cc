@@ -68,8 +68,7 @@ std::string PeerCenterId(SSL* ssl) {
 // Waits for a handler's answer, which may come at once or later from any thread.
 class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
  public:
-  explicit ResponseSlot(const net::any_io_executor& ex)
-      : timer_(ex, net::steady_timer::time_point::max()) {}
+  explicit ResponseSlot(net::any_io_executor ex) : executor_(std::move(ex)) {}
 
   void Set(HttpResponse response) {
     bool wake;
@@ -80,28 +79,54 @@ class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
       ready_ = true;
       wake = waiting_;
     }
-    if (wake) net::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
+    if (wake) net::post(executor_, [self = shared_from_this()] { self->timer_->cancel(); });
   }
 
+  // Most handlers answer before returning; only a later answer pays for a timer.
   net::awaitable<HttpResponse> Take() {
-    bool wait;
     {
       std::lock_guard lock(mu_);
-      wait = !ready_;
-      waiting_ = wait;
+      if (!ready_) {
+        timer_.emplace(executor_, net::steady_timer::time_point::max());
+        waiting_ = true;
+      }
     }
-    if (wait) co_await timer_.async_wait(kUseTuple);  // cancelled by Set
+    if (timer_) co_await timer_->async_wait(kUseTuple);  // cancelled by Set
     std::lock_guard lock(mu_);
     co_return std::move(response_);
   }
 
  private:
+  net::any_io_executor executor_;
   std::mutex mu_;
-  bool ready_ = false;
-  bool waiting_ = false;
-  HttpResponse response_;
-  net::steady_timer timer_;
+  bool ready_ = false;    // GUARDED_BY(mu_)
+  bool waiting_ = false;  // GUARDED_BY(mu_)
+  HttpResponse response_;  // GUARDED_BY(mu_)
+  std::optional<net::steady_timer> timer_;  // created and awaited on the connection's executor
 };
+
+// The whole response in one buffer, so that it leaves in one TLS record and one write.
+std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_alive) {
+  const auto status = static_cast<http::status>(out.status);
+  const std::string_view reason = http::obsolete_reason(status);
+  std::string wire;
+  wire.reserve(160 + out.body.size());
+  wire.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  wire.append(std::to_string(out.status)).append(" ").append(reason).append("\r\n");
+  wire.append("Server: edwc\r\n");
+  if (!out.content_type.empty()) wire.append("Content-Type: ").append(out.content_type).append("\r\n");
+  for (const auto& [name, value] : out.headers) {
+    wire.append(name).append(": ").append(value).append("\r\n");
+  }
+  wire.append("Content-Length: ").append(std::to_string(out.body.size())).append("\r\n");
+  if (!keep_alive) {
+    wire.append("Connection: close\r\n");
+  } else if (version == 10) {
+    wire.append("Connection: keep-alive\r\n");
+  }
+  wire.append("\r\n").append(out.body);
+  return wire;
+}
 
 HttpRequest ToHttpRequest(http::request<http::string_body>&& r) {
   HttpRequest req;
@@ -146,6 +171,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool draining = false;               // GUARDED_BY(mu)
   std::atomic<bool> draining_flag{false};
   std::function<void()> drain_done;  // GUARDED_BY(mu)
+
+  net::any_io_executor connection_executor() {
+    if (runtime.threads() > 1) return net::make_strand(runtime.context());
+    return runtime.context().get_executor();
+  }
 
   Status ConfigureTls();
   net::awaitable<void> Accept();
@@ -202,8 +232,9 @@ net::awaitable<void> HttpServer::Impl::Accept() {
   auto self = shared_from_this();
   net::steady_timer backoff(acceptor.get_executor());
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(runtime.context()),
-                                                       kUseTuple);
+    // A strand per connection only when several threads run the context: with one
+    // thread every handler is already serialised, and a strand would only add locking.
+    auto [ec, socket] = co_await acceptor.async_accept(connection_executor(), kUseTuple);
     if (draining_flag.load()) co_return;
     if (ec == net::error::operation_aborted) co_return;
     if (ec) {
@@ -346,15 +377,9 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     HttpResponse out = co_await slot->Take();
 
     const bool keep = client_keep_alive && !out.close && !draining_flag.load();
-    http::response<http::string_body> res{static_cast<http::status>(out.status), version};
-    res.set(http::field::server, "edwc");
-    if (!out.content_type.empty()) res.set(http::field::content_type, out.content_type);
-    for (auto& [name, value] : out.headers) res.set(name, value);
-    res.body() = std::move(out.body);
-    res.keep_alive(keep);
-    res.prepare_payload();
+    const std::string wire = SerializeResponse(out, version, keep);
     tcp.expires_after(settings.write_timeout);
-    auto [wec, nw] = co_await http::async_write(stream, res, kUseTuple);
+    auto [wec, nw] = co_await net::async_write(stream, net::buffer(wire), kUseTuple);
     if (wec) {
       if (wec == beast::error::timeout && metrics) metrics->timeouts++;
       break;

@@ -40,6 +40,7 @@ IoRuntime::~IoRuntime() {
 }
 
 net::io_context& IoRuntime::context() { return impl_->ioc; }
+int IoRuntime::threads() const { return impl_->threads; }
 
 void IoRuntime::OnSignal(std::function<void(int)> fn) {
   impl_->on_signal = std::move(fn);

@@ -21,6 +21,7 @@ class IoRuntime {
   IoRuntime& operator=(const IoRuntime&) = delete;
 
   boost::asio::io_context& context();
+  int threads() const;
 
   // Calls fn(signal_number) on an I/O thread when SIGINT or SIGTERM arrives.
   void OnSignal(std::function<void(int)> fn);
