@@ -341,8 +341,24 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(settings.header_limit_bytes);
     parser.body_limit(settings.body_limit_bytes);
-    tcp.expires_after(settings.read_timeout);
-    auto [rec, nread] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    parser.eager(true);
+    // Fast path: the request usually arrived whole with the bytes just read; parse it
+    // in place and skip an asynchronous read operation altogether.
+    boost::system::error_code rec;
+    while (!parser.is_done() && buffer.size() > 0) {
+      const size_t used = parser.put(buffer.data(), rec);
+      buffer.consume(used);
+      if (rec == http::error::need_more) {
+        rec = {};
+        break;
+      }
+      if (rec || used == 0) break;
+    }
+    if (!rec && !parser.is_done()) {
+      tcp.expires_after(settings.read_timeout);
+      auto [ec, nread] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+      rec = ec;
+    }
     if (rec) {
       if (rec == beast::error::timeout) {
         if (metrics) metrics->timeouts++;
