@@ -3,18 +3,23 @@
 # (one worker), both over TLS on loopback, both driven by the same wrk command in one
 # run. Prints requests/s, latency percentiles and the edwc/nginx ratio.
 #
-#   bench/centers_vs_nginx.sh [--duration 10s] [--connections 32] [--threads 1]
+#   bench/centers_vs_nginx.sh [--duration 5s] [--connections 32] [--threads 1] [--rounds 3]
+#
+# Rounds alternate edwc and nginx so that noise on a shared machine falls on both; the
+# summary is the mean req/s, the median round's latency percentiles, and the server
+# process's CPU time per request (user + system, from /proc), the steadiest figure.
 #
 # The servers run on CPU 0 and wrk on CPU 1 (taskset), so that the two never share a core.
 set -eu
 cd "$(dirname "$0")/.."
-DURATION=10s CONNECTIONS=32 THREADS=1
+DURATION=5s CONNECTIONS=32 THREADS=1 ROUNDS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
-    *) echo "usage: $0 [--duration 10s] [--connections 32] [--threads 1]" >&2; exit 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration 5s] [--connections 32] [--threads 1] [--rounds 3]" >&2; exit 2 ;;
   esac
 done
 
@@ -87,27 +92,57 @@ until curl -sf --cacert "$CA" "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/n
   sleep 0.1
 done
 
-run_wrk() {  # name url -> prints "name rps p50 p90 p99"
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" nginx | head -1)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measured round: wrk against one server; appends "rps p50 p90 p99 non2xx ticks" to
+# $TMP/<name>.rounds. Latencies are converted to microseconds.
+run_round() {  # name url pid
+  before=$(cpu_ticks "$3")
   taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
     -H "Authorization: Bearer $TOKEN" "$2/v1/centers" >"$TMP/$1.wrk"
-  awk -v name="$1" '
+  after=$(cpu_ticks "$3")
+  awk -v ticks=$((after - before)) '
+    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v }
     /Requests\/sec:/ { rps = $2 }
-    /^ +50%/ { p50 = $2 } /^ +90%/ { p90 = $2 } /^ +99%/ { p99 = $2 }
+    /requests in/ { total = $1 }
+    /^ +50%/ { p50 = us($2) } /^ +90%/ { p90 = us($2) } /^ +99%/ { p99 = us($2) }
     /Non-2xx/ { bad = $NF }
-    END { printf "%s %s %s %s %s %s\n", name, rps, p50, p90, p99, (bad == "" ? 0 : bad) }' "$TMP/$1.wrk"
+    END { printf "%s %s %s %s %s %s %s\n", rps, p50, p90, p99, (bad == "" ? 0 : bad), ticks, total }' \
+    "$TMP/$1.wrk" >>"$TMP/$1.rounds"
 }
 
-echo "GET /v1/centers ($BYTES bytes), TLS keep-alive, wrk -t$THREADS -c$CONNECTIONS -d$DURATION;"
+# Summary over rounds: mean req/s, median latencies, server CPU microseconds per request.
+summarise() {  # name
+  sort -n -k1 "$TMP/$1.rounds" | awk -v name="$1" -v hz="$(getconf CLK_TCK)" '
+    { rps += $1; p50[NR] = $2; p90[NR] = $3; p99[NR] = $4; bad += $5; ticks += $6; total += $7 }
+    END {
+      m = int((NR + 1) / 2)
+      printf "%s %.0f %d %d %d %d %.2f\n", name, rps / NR, p50[m], p90[m], p99[m], bad,
+        ticks / hz * 1000000 / total
+    }'
+}
+
+echo "GET /v1/centers ($BYTES bytes), TLS keep-alive, wrk -t$THREADS -c$CONNECTIONS -d$DURATION x $ROUNDS rounds each, alternating;"
 echo "servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; edwc io_threads=1, nginx 1 worker"
-# Warm both (TLS sessions, caches), then measure.
+# Warm both (TLS sessions, caches), then alternate so that machine noise hits both alike.
 taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >/dev/null
 taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null
-E=$(run_wrk edwc "$API")
-N=$(run_wrk nginx "https://127.0.0.1:$NGINX_PORT")
-printf '%-8s %12s %10s %10s %10s %8s\n' server req/s p50 p90 p99 non-2xx
-for line in "$E" "$N"; do
-  set -- $line
-  printf '%-8s %12s %10s %10s %10s %8s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+  run_round edwc "$API" "$AGENT_PID"
+  run_round nginx "https://127.0.0.1:$NGINX_PORT" "$NGINX_WORKER"
+  r=$((r + 1))
 done
-ER=$(echo "$E" | cut -d' ' -f2) NR=$(echo "$N" | cut -d' ' -f2)
-awk -v e="$ER" -v n="$NR" 'BEGIN { printf "ratio edwc/nginx: %.2f\n", e / n }'
+E=$(summarise edwc)
+N=$(summarise nginx)
+printf '%-7s %10s %9s %9s %9s %8s %16s\n' server req/s p50_us p90_us p99_us non-2xx server_cpu_us/req
+for line in "$E" "$N"; do
+  # shellcheck disable=SC2086
+  set -- $line
+  printf '%-7s %10s %9s %9s %9s %8s %16s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7"
+done
+ER=$(echo "$E" | cut -d' ' -f2) NR_=$(echo "$N" | cut -d' ' -f2)
+EC=$(echo "$E" | cut -d' ' -f7) NC=$(echo "$N" | cut -d' ' -f7)
+awk -v e="$ER" -v n="$NR_" -v ec="$EC" -v nc="$NC" 'BEGIN {
+  printf "ratio edwc/nginx: %.2f requests/s; nginx/edwc server CPU per request: %.2f\n", e / n, nc / ec }'

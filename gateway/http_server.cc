@@ -4,7 +4,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <atomic>
+#include <limits>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,7 +20,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <list>
 #include <mutex>
 
@@ -143,10 +146,31 @@ HttpRequest ToHttpRequest(http::request<http::string_body>&& r) {
 
 }  // namespace
 
+// One open connection, as the sweeper and Drain see it. The session coroutine owns it;
+// the server's list points at it while the session runs.
 struct Connection {
-  beast::tcp_stream* tcp = nullptr;
+  using Stream = ssl::stream<tcp::socket>;
+  Stream* stream = nullptr;
   net::any_io_executor executor;
-  bool idle = false;  // touched on the connection's strand only
+  // Steady-clock nanoseconds after which the current phase (handshake, idle wait,
+  // reading a request, writing a response) has taken too long. Set by the session;
+  // read by the sweeper on any thread.
+  std::atomic<int64_t> deadline_ns{std::numeric_limits<int64_t>::max()};
+  bool idle = false;       // on the connection's executor only
+  bool timed_out = false;  // on the connection's executor only
+  std::list<Connection*>::iterator self;  // GUARDED_BY(Impl::mu)
+
+  void SetDeadline(std::chrono::milliseconds timeout) {
+    deadline_ns.store(NowNs() + std::chrono::nanoseconds(timeout).count(),
+                      std::memory_order_relaxed);
+  }
+  // The coarse monotonic clock (a few ms resolution) is plenty for timeouts of
+  // seconds and costs less than the precise one, which this reads several times a request.
+  static int64_t NowNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  }
 };
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -156,7 +180,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         handler(std::move(h)),
         metrics(m),
         ctx(ssl::context::tls_server),
-        acceptor(rt.context()) {}
+        acceptor(rt.context()),
+        sweeper(rt.context()) {}
 
   IoRuntime& runtime;
   ServerSettings settings;
@@ -164,7 +189,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Metrics* metrics;
   ssl::context ctx;
   tcp::acceptor acceptor;
+  net::steady_timer sweeper;
   std::atomic<int> open{0};
+  std::atomic<bool> stopped{false};
 
   std::mutex mu;
   std::list<Connection*> connections;  // GUARDED_BY(mu)
@@ -173,17 +200,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::function<void()> drain_done;  // GUARDED_BY(mu)
 
   net::any_io_executor connection_executor() {
+    // A strand per connection only when several threads run the context: with one
+    // thread every handler is already serialised, and a strand would only add locking.
     if (runtime.threads() > 1) return net::make_strand(runtime.context());
     return runtime.context().get_executor();
   }
 
   Status ConfigureTls();
   net::awaitable<void> Accept();
+  net::awaitable<void> Sweep();
   net::awaitable<void> Session(tcp::socket socket);
-  net::awaitable<void> WriteErrorAndLinger(beast::ssl_stream<beast::tcp_stream>& stream,
-                                           unsigned version, Status error);
+  net::awaitable<void> WriteErrorAndLinger(Connection& conn, unsigned version, Status error);
   void Register(Connection* c);
   void Unregister(Connection* c);
+  // Cancels c's pending operation on its own executor if it is still registered and
+  // `check` (run there) says so.
+  void CancelOnExecutor(Connection* c, bool (*check)(Connection*));
 };
 
 Status HttpServer::Impl::ConfigureTls() {
@@ -215,25 +247,69 @@ Status HttpServer::Impl::ConfigureTls() {
 
 void HttpServer::Impl::Register(Connection* c) {
   std::lock_guard lock(mu);
-  connections.push_back(c);
+  connections.push_front(c);
+  c->self = connections.begin();
 }
 
 void HttpServer::Impl::Unregister(Connection* c) {
   std::function<void()> done;
   {
     std::lock_guard lock(mu);
-    connections.remove(c);
+    connections.erase(c->self);
     if (draining && connections.empty() && drain_done) done = std::move(drain_done);
   }
   if (done) done();
+}
+
+void HttpServer::Impl::CancelOnExecutor(Connection* c, bool (*check)(Connection*)) {
+  // Holding mu while posting keeps c alive until the post is queued; the posted work
+  // looks c up again under mu before touching it.
+  net::post(c->executor, [self = shared_from_this(), c, check] {
+    std::lock_guard lock(self->mu);
+    for (Connection* live : self->connections) {
+      if (live != c) continue;
+      if (check(c)) {
+        boost::system::error_code ignored;
+        c->stream->lowest_layer().cancel(ignored);
+      }
+      return;
+    }
+  });
+}
+
+// Timeouts for every connection from one timer: each session only stores its deadline
+// (an atomic store, no timer operation per read or write); the sweeper wakes a few times
+// a second and cancels whatever has overstayed. Precision is one tick.
+net::awaitable<void> HttpServer::Impl::Sweep() {
+  auto self = shared_from_this();
+  const auto shortest = std::min({settings.handshake_timeout, settings.read_timeout,
+                                  settings.write_timeout, settings.idle_timeout});
+  const auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(10),
+                               std::chrono::milliseconds(250));
+  while (!stopped.load()) {
+    sweeper.expires_after(tick);
+    auto [ec] = co_await sweeper.async_wait(kUseTuple);
+    if (ec || stopped.load()) co_return;
+    const int64_t now = Connection::NowNs();
+    std::lock_guard lock(mu);
+    for (Connection* c : connections) {
+      if (c->deadline_ns.load(std::memory_order_relaxed) > now) continue;
+      CancelOnExecutor(c, [](Connection* conn) {
+        // Re-checked on the connection's executor: the session may have moved on.
+        if (conn->deadline_ns.load(std::memory_order_relaxed) > Connection::NowNs()) {
+          return false;
+        }
+        conn->timed_out = true;
+        return true;
+      });
+    }
+  }
 }
 
 net::awaitable<void> HttpServer::Impl::Accept() {
   auto self = shared_from_this();
   net::steady_timer backoff(acceptor.get_executor());
   for (;;) {
-    // A strand per connection only when several threads run the context: with one
-    // thread every handler is already serialised, and a strand would only add locking.
     auto [ec, socket] = co_await acceptor.async_accept(connection_executor(), kUseTuple);
     if (draining_flag.load()) co_return;
     if (ec == net::error::operation_aborted) co_return;
@@ -264,22 +340,19 @@ net::awaitable<void> HttpServer::Impl::Accept() {
 // Answers with an error and closes without losing the answer: the client may still be
 // sending the body we refused, and closing with unread data would reset the connection
 // before it reads our response. So: send, stop writing, drain what arrives for a moment.
-net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(
-    beast::ssl_stream<beast::tcp_stream>& stream, unsigned version, Status error) {
+net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(Connection& conn, unsigned version,
+                                                           Status error) {
   HttpResponse r = HttpResponse::Error(error);
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::content_type, r.content_type);
-  res.keep_alive(false);
-  res.body() = std::move(r.body);
-  res.prepare_payload();
-  auto& tcp = beast::get_lowest_layer(stream);
-  tcp.expires_after(settings.write_timeout);
-  auto [ec, n] = co_await http::async_write(stream, res, kUseTuple);
+  r.close = true;
+  const std::string wire = SerializeResponse(r, version, /*keep_alive=*/false);
+  conn.SetDeadline(settings.write_timeout);
+  auto [ec, n] = co_await net::async_write(*conn.stream, net::buffer(wire), kUseTuple);
   if (metrics) metrics->RecordRequest(metrics->unmatched_route(), r.status, {});
   if (ec) co_return;
+  auto& tcp = conn.stream->next_layer();
   boost::system::error_code ignored;
-  tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  tcp.expires_after(std::chrono::seconds(2));
+  tcp.shutdown(tcp::socket::shutdown_send, ignored);
+  conn.SetDeadline(std::chrono::seconds(2));
   std::array<char, 16384> sink;
   size_t drained = 0;
   while (drained < (8u << 20)) {
@@ -291,11 +364,11 @@ net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(
 
 net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
   auto self = shared_from_this();
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), ctx);
-  auto& tcp = beast::get_lowest_layer(stream);
+  Connection::Stream stream(std::move(socket), ctx);
   Connection conn;
-  conn.tcp = &tcp;
-  conn.executor = tcp.get_executor();
+  conn.stream = &stream;
+  conn.executor = stream.get_executor();
+  conn.SetDeadline(settings.handshake_timeout);
   Register(&conn);
   struct Closer {
     Impl* impl;
@@ -306,14 +379,14 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       impl->Unregister(c);
     }
   } closer{this, &conn};
+  auto count_timeout = [&] {
+    if (conn.timed_out && metrics) metrics->timeouts++;
+  };
 
-  tcp.expires_after(settings.handshake_timeout);
   auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple);
   if (hec) {
-    if (metrics) {
-      metrics->handshake_failures++;
-      if (hec == beast::error::timeout) metrics->timeouts++;
-    }
+    if (metrics) metrics->handshake_failures++;
+    count_timeout();
     co_return;
   }
   std::string peer_center;
@@ -329,15 +402,16 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
         break;
       }
       conn.idle = true;
-      tcp.expires_after(settings.idle_timeout);
+      conn.SetDeadline(settings.idle_timeout);
       auto [iec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
       conn.idle = false;
       if (iec) {
-        if (iec == beast::error::timeout && metrics) metrics->timeouts++;
+        count_timeout();
         break;
       }
       buffer.commit(n);
     }
+    conn.SetDeadline(settings.read_timeout);
     http::request_parser<http::string_body> parser;
     parser.header_limit(settings.header_limit_bytes);
     parser.body_limit(settings.body_limit_bytes);
@@ -355,31 +429,29 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       if (rec || used == 0) break;
     }
     if (!rec && !parser.is_done()) {
-      tcp.expires_after(settings.read_timeout);
       auto [ec, nread] = co_await http::async_read(stream, buffer, parser, kUseTuple);
       rec = ec;
     }
     if (rec) {
-      if (rec == beast::error::timeout) {
-        if (metrics) metrics->timeouts++;
+      if (conn.timed_out) {
+        count_timeout();
       } else if (rec == http::error::header_limit) {
         co_await WriteErrorAndLinger(
-            stream, 11,
+            conn, 11,
             Status(Code::kHeadersTooLarge, "request header larger than " +
                                                std::to_string(settings.header_limit_bytes) +
                                                " bytes"));
       } else if (rec == http::error::body_limit) {
         co_await WriteErrorAndLinger(
-            stream, 11,
+            conn, 11,
             Status(Code::kPayloadTooLarge,
                    "request body larger than " + std::to_string(settings.body_limit_bytes) +
                        " bytes"));
       } else if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
                  rec != http::error::end_of_stream && rec != http::error::partial_message &&
                  rec != http::error::short_read) {
-        co_await WriteErrorAndLinger(stream, 11,
-                                     core::InvalidArgument("malformed HTTP request: " +
-                                                           rec.message()));
+        co_await WriteErrorAndLinger(
+            conn, 11, core::InvalidArgument("malformed HTTP request: " + rec.message()));
       }
       break;  // end of stream, reset, truncation: nothing to answer
     }
@@ -388,16 +460,19 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     HttpRequest request = ToHttpRequest(parser.release());
     request.peer_center = peer_center;
 
-    auto slot = std::make_shared<ResponseSlot>(tcp.get_executor());
+    // No deadline while the handler works (it may wait on a durable write); the
+    // response's write has its own.
+    conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+    auto slot = std::make_shared<ResponseSlot>(conn.executor);
     handler(request, [slot](HttpResponse r) { slot->Set(std::move(r)); });
     HttpResponse out = co_await slot->Take();
 
     const bool keep = client_keep_alive && !out.close && !draining_flag.load();
     const std::string wire = SerializeResponse(out, version, keep);
-    tcp.expires_after(settings.write_timeout);
+    conn.SetDeadline(settings.write_timeout);
     auto [wec, nw] = co_await net::async_write(stream, net::buffer(wire), kUseTuple);
     if (wec) {
-      if (wec == beast::error::timeout && metrics) metrics->timeouts++;
+      count_timeout();
       break;
     }
     if (!keep) {
@@ -407,7 +482,7 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
   }
   if (server_closes) {
     // Say goodbye properly (close_notify), but never wait long for the client's.
-    tcp.expires_after(std::chrono::seconds(1));
+    conn.SetDeadline(std::chrono::seconds(1));
     co_await stream.async_shutdown(kUseTuple);
   }
 }
@@ -417,8 +492,12 @@ HttpServer::HttpServer(IoRuntime& runtime, ServerSettings settings, Handler hand
     : impl_(std::make_shared<Impl>(runtime, std::move(settings), std::move(handler), metrics)) {}
 
 HttpServer::~HttpServer() {
-  boost::system::error_code ignored;
-  impl_->acceptor.close(ignored);
+  impl_->stopped = true;
+  net::post(impl_->sweeper.get_executor(), [impl = impl_] {
+    impl->sweeper.cancel();
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
 }
 
 core::Result<uint16_t> HttpServer::Listen() {
@@ -442,6 +521,7 @@ core::Result<uint16_t> HttpServer::Listen() {
   }
   const uint16_t port = acceptor.local_endpoint().port();
   net::co_spawn(acceptor.get_executor(), impl_->Accept(), net::detached);
+  net::co_spawn(impl_->sweeper.get_executor(), impl_->Sweep(), net::detached);
   return port;
 }
 
@@ -454,24 +534,15 @@ void HttpServer::Drain(std::function<void()> done) {
     impl->draining_flag = true;
     finished = impl->connections.empty();
     if (!finished) impl->drain_done = std::move(done);
+    // Idle connections close now; busy ones close after their response.
+    for (Connection* c : impl->connections) {
+      impl->CancelOnExecutor(c, [](Connection* conn) { return conn->idle; });
+    }
   }
   net::post(impl->acceptor.get_executor(), [impl] {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  // Close idle connections on their own strands; busy ones close after their response.
-  // The mutex is held while posting so that no connection object dies meanwhile.
-  {
-    std::lock_guard lock(impl->mu);
-    for (Connection* c : impl->connections) {
-      net::post(c->executor, [impl, c] {
-        std::lock_guard inner(impl->mu);
-        for (Connection* live : impl->connections) {
-          if (live == c && c->idle) c->tcp->socket().cancel();
-        }
-      });
-    }
-  }
   if (finished && done) done();
 }
 
