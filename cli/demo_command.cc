@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -249,6 +250,46 @@ void PrintFederation(const std::vector<Plan>& plans, const fs::path& ca,
   }
 }
 
+// Asks every center for the same quote and prints them cheapest first: the question a
+// broker brings to the federation, answered by each center's own price schedule.
+void PrintSampleQuotes(const std::vector<Plan>& plans, const fs::path& ca,
+                       const std::string& broker) {
+  // The model offered by the most centers (first in demo order on a tie).
+  std::map<std::string, int> offered;
+  std::string model;
+  for (const Plan& p : plans) {
+    for (const DemoModel& m : p.center->models) {
+      if (++offered[m.model] > (model.empty() ? 0 : offered[model])) model = m.model;
+    }
+  }
+  if (model.empty()) return;
+  const std::string body =
+      R"({"model":")" + model + R"(","count":8,"duration_minutes":120})";
+  std::vector<std::pair<int64_t, std::string>> quotes;
+  for (const Plan& p : plans) {
+    auto client = gateway::HttpsClient::Create(p.api_url, {ca.string(), "", "", false});
+    if (!client.ok()) continue;
+    auto r = (*client)->Request("POST", "/v1/quotes", body,
+                                {{"authorization", "Bearer " + broker},
+                                 {"content-type", "application/json"}});
+    if (!r.ok() || r->status != 200) continue;
+    auto doc = core::ParseJsonObject(r->body);
+    if (!doc.ok()) continue;
+    for (const auto& q : doc->at("quotes").as_array()) {
+      quotes.emplace_back(q.at("cost_fen").to_number<int64_t>(),
+                          std::string(p.center->id) + " ¥" +
+                              std::string(q.at("cost_cny").as_string()));
+    }
+  }
+  if (quotes.empty()) return;
+  std::sort(quotes.begin(), quotes.end());
+  std::printf("\nQuotes for 8 x %s for 2 hours from now, cheapest first:\n  ", model.c_str());
+  for (size_t i = 0; i < quotes.size(); ++i) {
+    std::printf("%s%s", i ? ", " : "", quotes[i].second.c_str());
+  }
+  std::printf("\n");
+}
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "edwc demo: %s\n", message.c_str());
   return kExitFailure;
@@ -392,7 +433,8 @@ int DemoCommand(int argc, char** argv) {
   }
   if (!all_ready) {
     StopChildren(children, std::chrono::seconds(10));
-    return Fail("not every center started; see the logs above");
+    return Fail("not every center started; see the logs above (a port in use? another demo "
+                "may be running: stop it, or pass --base-port 0 to pick free ports)");
   }
   if (auto st = WriteFileAtomic(demo_json, DemoJson(dir, plans, tokens, true), 0600); !st.ok()) {
     StopChildren(children, std::chrono::seconds(10));
@@ -402,6 +444,7 @@ int DemoCommand(int argc, char** argv) {
   std::printf("edwc demo: %zu centers running, each its own gateway process (dir %s)\n",
               plans.size(), dir.c_str());
   PrintFederation(plans, ca_dir / "ca.pem", tokens.at("viewer"));
+  PrintSampleQuotes(plans, ca_dir / "ca.pem", tokens.at("broker"));
   std::printf("\nTry it:\n  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' %s/v1/centers\n",
               dir.c_str(), tokens.at("viewer").c_str(), plans[0].api_url.c_str());
   std::printf("  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' -d "

@@ -91,11 +91,12 @@ struct HttpsClient::Impl {
     co_return Status::Ok();
   }
 
-  net::awaitable<core::Result<HttpResponse>> DoRead() {
+  net::awaitable<core::Result<HttpResponse>> DoRead(bool head_request = false) {
     auto& lowest = beast::get_lowest_layer(*stream);
     lowest.expires_after(timeout);
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ull << 32);
+    parser.skip(head_request);  // a HEAD response has a Content-Length but no body
     auto [ec, n] = co_await http::async_read(*stream, buffer, parser, kUseTuple);
     if (ec) co_return core::Result<HttpResponse>(Unavailable("read response", ec));
     auto& res = parser.get();
@@ -214,7 +215,7 @@ core::Result<HttpResponse> HttpsClient::Request(
     Status st = impl_->Run(impl_->DoWrite(wire));
     const bool wrote = st.ok();
     if (wrote) {
-      auto res = impl_->Run(impl_->DoRead());
+      auto res = impl_->Run(impl_->DoRead(method == "HEAD"));
       if (res.ok()) {
         if (res->close) Disconnect();
         return res;

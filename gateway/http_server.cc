@@ -109,7 +109,9 @@ class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
 };
 
 // The whole response in one buffer, so that it leaves in one TLS record and one write.
-std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_alive) {
+// A response to HEAD carries the headers a GET would, without the body.
+std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_alive,
+                              bool head = false) {
   const auto status = static_cast<http::status>(out.status);
   const std::string_view reason = http::obsolete_reason(status);
   std::string wire;
@@ -127,7 +129,8 @@ std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_ali
   } else if (version == 10) {
     wire.append("Connection: keep-alive\r\n");
   }
-  wire.append("\r\n").append(out.body);
+  wire.append("\r\n");
+  if (!head) wire.append(out.body);
   return wire;
 }
 
@@ -459,6 +462,9 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     const unsigned version = parser.get().version();
     HttpRequest request = ToHttpRequest(parser.release());
     request.peer_center = peer_center;
+    // HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, answered bodiless.
+    const bool head = request.method == "HEAD";
+    if (head) request.method = "GET";
 
     // No deadline while the handler works (it may wait on a durable write); the
     // response's write has its own.
@@ -468,7 +474,7 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     HttpResponse out = co_await slot->Take();
 
     const bool keep = client_keep_alive && !out.close && !draining_flag.load();
-    const std::string wire = SerializeResponse(out, version, keep);
+    const std::string wire = SerializeResponse(out, version, keep, head);
     conn.SetDeadline(settings.write_timeout);
     auto [wec, nw] = co_await net::async_write(stream, net::buffer(wire), kUseTuple);
     if (wec) {

@@ -242,6 +242,32 @@ TEST_F(HttpsTest, ErrorStatusesHaveJsonBodies) {
   EXPECT_EQ(field, "model");
 }
 
+TEST_F(HttpsTest, MalformedRequestIs400WithJsonAndClose) {
+  auto client = Client();
+  ASSERT_TRUE(client->Connect().ok());
+  ASSERT_TRUE(client->WriteRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n").ok());
+  auto r = client->ReadResponse();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(ErrorCode(*r), "invalid_argument");
+  EXPECT_TRUE(r->close);
+  EXPECT_TRUE(client->WaitForClose(std::chrono::seconds(10)).ok());
+}
+
+TEST_F(HttpsTest, HeadIsGetWithoutBody) {
+  auto client = Client();
+  auto head = client->Request("HEAD", "/v1/centers", "", As(Role::kViewer));
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_GT(std::stoi(HeaderOf(*head, "Content-Length")), 100);
+  // The connection is still in sync: the next GET reads its own response.
+  auto get = client->Request("GET", "/healthz");
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->body, R"({"status":"ok"})");
+  EXPECT_EQ(client->connections_opened(), 1);
+}
+
 TEST_F(HttpsTest, BodyOverLimitIs413) {
   std::string body = R"({"model":"h800","pad":")" + std::string(9000, 'x') + "\"}";
   HttpResponse r = Do("POST", "/v1/quotes", body, As(Role::kBroker));

@@ -9,6 +9,7 @@
 
 #include "cli/process.h"
 #include "config/load.h"
+#include "gateway/certs.h"
 #include "gateway/http_client.h"
 #include "tests/support/test_support.h"
 
@@ -122,6 +123,48 @@ TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << Slurp(dir_.Sub("agent.log"));
   }
   EXPECT_NE(Slurp(dir_.Sub("agent.log")).find("stopped"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edwc
+
+namespace edwc {
+namespace {
+
+TEST(CertsCommandTest, InitCaThenIssueACenterCertificate) {
+  testing::TempDir dir;
+  std::string out, err;
+  const std::string ca = dir.Sub("ca");
+  ASSERT_EQ(RunEdwc(dir, {"certs", "init-ca", "--dir", ca}, &out, &err), 0) << err;
+  // A second init-ca must not silently replace the federation's CA.
+  EXPECT_NE(RunEdwc(dir, {"certs", "init-ca", "--dir", ca}, &out, &err), 0);
+  EXPECT_NE(err.find("already"), std::string::npos) << err;
+  ASSERT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--center", "wuhu", "--out",
+                          dir.Sub("wuhu"), "--dns", "wuhu.example"},
+                    &out, &err),
+            0)
+      << err;
+  auto id = gateway::CenterIdFromCertificateFile(dir.Sub("wuhu/center.pem"));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, "wuhu");
+  EXPECT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--center", "Not_Valid", "--out",
+                          dir.Sub("bad")},
+                    &out, &err),
+            2);
+  EXPECT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--out", dir.Sub("x")}, &out, &err), 2);
+  EXPECT_NE(err.find("--center"), std::string::npos) << err;
+}
+
+TEST(CliTest, UnknownCommandsAndOptionsAreNamed) {
+  testing::TempDir dir;
+  std::string out, err;
+  EXPECT_EQ(RunEdwc(dir, {"frobnicate"}, &out, &err), 2);
+  EXPECT_NE(err.find("unknown command 'frobnicate'"), std::string::npos) << err;
+  EXPECT_EQ(RunEdwc(dir, {"demo", "--centres", "3"}, &out, &err), 2);
+  EXPECT_NE(err.find("unknown option --centres"), std::string::npos) << err;
+  EXPECT_EQ(RunEdwc(dir, {"demo", "--centers", "99"}, &out, &err), 2);
+  EXPECT_EQ(RunEdwc(dir, {"version"}, &out, &err), 0);
+  EXPECT_EQ(out.rfind("edwc ", 0), 0u) << out;
 }
 
 }  // namespace
