@@ -63,12 +63,11 @@ int AgentCommand(int argc, char** argv) {
     int devices = 0;
     for (const auto& e : config->capacity.inventory) devices += e.count;
     std::printf("ok: %s: center %s (%s, hub %s), api %s:%u, %zu model%s, %d devices, %zu token%s\n",
-                config->source_file.c_str(), config->center.id.c_str(),
-                config->center.city.c_str(), config->center.hub.c_str(),
-                config->api.address.c_str(), config->api.port,
+                config->source_file.c_str(), config->center.id.c_str(), config->center.city.c_str(),
+                config->center.hub.c_str(), config->api.address.c_str(), config->api.port,
                 config->capacity.inventory.size(),
-                config->capacity.inventory.size() == 1 ? "" : "s", devices,
-                config->tokens.size(), config->tokens.size() == 1 ? "" : "s");
+                config->capacity.inventory.size() == 1 ? "" : "s", devices, config->tokens.size(),
+                config->tokens.size() == 1 ? "" : "s");
     return kExitOk;
   }
 
@@ -80,11 +79,10 @@ int AgentCommand(int argc, char** argv) {
   }
   const auto& a = **agent;
   core::LogInfo("agent", "center " + a.config().center.id + " serving on https://" +
-                             UrlHost(address) + ":" + std::to_string(a.api_port()) +
-                             " (epoch " + std::to_string(a.epoch()) + ")");
+                             UrlHost(address) + ":" + std::to_string(a.api_port()) + " (epoch " +
+                             std::to_string(a.epoch()) + ")");
   std::printf("ready center=%s api=https://%s:%u epoch=%llu\n", a.config().center.id.c_str(),
-              UrlHost(address).c_str(), a.api_port(),
-              static_cast<unsigned long long>(a.epoch()));
+              UrlHost(address).c_str(), a.api_port(), static_cast<unsigned long long>(a.epoch()));
   std::fflush(stdout);
   return (*agent)->Wait() == 0 ? kExitOk : kExitFailure;
 }

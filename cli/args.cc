@@ -30,9 +30,9 @@ core::Status Args::Parse(int argc, char** argv, int begin) {
       }
       values_[name].push_back(*value);
     } else {
-      return core::InvalidArgument("unknown option --" + name + " for `" + command_ +
-                                       "` (see `" + command_ + " --help`)",
-                                   name);
+      return core::InvalidArgument(
+          "unknown option --" + name + " for `" + command_ + "` (see `" + command_ + " --help`)",
+          name);
     }
   }
   return core::Status::Ok();
@@ -51,16 +51,14 @@ std::vector<std::string> Args::GetAll(const std::string& name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-core::Result<long> Args::GetInt(const std::string& name, long fallback, long min,
-                                long max) const {
+core::Result<long> Args::GetInt(const std::string& name, long fallback, long min, long max) const {
   auto v = Get(name);
   if (!v) return fallback;
   long out = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
   if (ec != std::errc() || end != v->data() + v->size() || out < min || out > max) {
-    return core::InvalidArgument("--" + name + " must be an integer from " +
-                                     std::to_string(min) + " to " + std::to_string(max) +
-                                     ", got '" + *v + "'",
+    return core::InvalidArgument("--" + name + " must be an integer from " + std::to_string(min) +
+                                     " to " + std::to_string(max) + ", got '" + *v + "'",
                                  name);
   }
   return out;

@@ -175,8 +175,8 @@ config::CenterConfig CenterConfigFor(const Plan& p, const fs::path& certs,
   }
   c.pricing.egress_per_gb = core::Money::Fen(d.egress_per_gb_fen);
   for (const char* role : kRoles) {
-    config::Role r = role == std::string_view("viewer")   ? config::Role::kViewer
-                     : role == std::string_view("broker") ? config::Role::kBroker
+    config::Role r = role == std::string_view("viewer")    ? config::Role::kViewer
+                     : role == std::string_view("broker")  ? config::Role::kBroker
                      : role == std::string_view("finance") ? config::Role::kFinance
                                                            : config::Role::kOperator;
     c.tokens.push_back({std::string("demo-") + role, r, gateway::Sha256Hex(tokens.at(role))});
@@ -190,25 +190,16 @@ std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
   for (const auto& [role, token] : tokens) t[role] = token;
   json::array centers;
   for (const Plan& p : plans) {
-    json::object c{{"id", p.center->id},
-                   {"name", p.center->name},
-                   {"hub", p.center->hub},
-                   {"city", p.center->city},
-                   {"zone", p.center->zone},
-                   {"api_url", p.api_url},
-                   {"peer_url", p.peer_url},
-                   {"config", p.config.string()},
-                   {"dir", p.dir.string()},
+    json::object c{{"id", p.center->id},     {"name", p.center->name},      {"hub", p.center->hub},
+                   {"city", p.center->city}, {"zone", p.center->zone},      {"api_url", p.api_url},
+                   {"peer_url", p.peer_url}, {"config", p.config.string()}, {"dir", p.dir.string()},
                    {"log", p.log.string()}};
     if (running) c["pid"] = p.pid;
     centers.push_back(std::move(c));
   }
-  json::object doc{{"version", 1},
-                   {"dir", dir.string()},
-                   {"ca_file", (dir / "ca" / "ca.pem").string()},
-                   {"running", running},
-                   {"tokens", std::move(t)},
-                   {"centers", std::move(centers)}};
+  json::object doc{
+      {"version", 1},       {"dir", dir.string()},    {"ca_file", (dir / "ca" / "ca.pem").string()},
+      {"running", running}, {"tokens", std::move(t)}, {"centers", std::move(centers)}};
   if (running) doc["demo_pid"] = getpid();
   return json::serialize(doc) + "\n";
 }
@@ -222,7 +213,8 @@ void PrintFederation(const std::vector<Plan>& plans, const fs::path& ca,
     std::string summary;
     auto client = gateway::HttpsClient::Create(p.api_url, {ca.string(), "", "", false});
     if (client.ok()) {
-      auto r = (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}});
+      auto r =
+          (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}});
       if (r.ok() && r->status == 200) {
         auto doc = core::ParseJsonObject(r->body);
         if (doc.ok()) {
@@ -263,22 +255,21 @@ void PrintSampleQuotes(const std::vector<Plan>& plans, const fs::path& ca,
     }
   }
   if (model.empty()) return;
-  const std::string body =
-      R"({"model":")" + model + R"(","count":8,"duration_minutes":120})";
+  const std::string body = R"({"model":")" + model + R"(","count":8,"duration_minutes":120})";
   std::vector<std::pair<int64_t, std::string>> quotes;
   for (const Plan& p : plans) {
     auto client = gateway::HttpsClient::Create(p.api_url, {ca.string(), "", "", false});
     if (!client.ok()) continue;
-    auto r = (*client)->Request("POST", "/v1/quotes", body,
-                                {{"authorization", "Bearer " + broker},
-                                 {"content-type", "application/json"}});
+    auto r = (*client)->Request(
+        "POST", "/v1/quotes", body,
+        {{"authorization", "Bearer " + broker}, {"content-type", "application/json"}});
     if (!r.ok() || r->status != 200) continue;
     auto doc = core::ParseJsonObject(r->body);
     if (!doc.ok()) continue;
     for (const auto& q : doc->at("quotes").as_array()) {
-      quotes.emplace_back(q.at("cost_fen").to_number<int64_t>(),
-                          std::string(p.center->id) + " ¥" +
-                              std::string(q.at("cost_cny").as_string()));
+      quotes.emplace_back(
+          q.at("cost_fen").to_number<int64_t>(),
+          std::string(p.center->id) + " ¥" + std::string(q.at("cost_cny").as_string()));
     }
   }
   if (quotes.empty()) return;
@@ -327,8 +318,7 @@ int DemoCommand(int argc, char** argv) {
     return kExitUsage;
   }
   if (*base != 0 && *base + 2 * *n - 1 > 65535) {
-    std::fprintf(stderr, "edwc demo: --base-port %ld leaves no room for %ld centers\n", *base,
-                 *n);
+    std::fprintf(stderr, "edwc demo: --base-port %ld leaves no room for %ld centers\n", *base, *n);
     return kExitUsage;
   }
 
@@ -380,8 +370,7 @@ int DemoCommand(int argc, char** argv) {
     // Reissued every run: cheap, and always signed by the CA beside it.
     if (auto st = gateway::IssueCenterCert(ca_dir.string(), p.center->id, certs.string());
         !st.ok()) {
-      return Fail("issuing the certificate of " + std::string(p.center->id) + ": " +
-                  st.ToString());
+      return Fail("issuing the certificate of " + std::string(p.center->id) + ": " + st.ToString());
     }
     const std::string yaml = config::RenderCenterConfig(CenterConfigFor(p, certs, tokens));
     if (auto st = WriteFileAtomic(p.config, yaml, 0644); !st.ok()) return Fail(st.ToString());
@@ -433,8 +422,9 @@ int DemoCommand(int argc, char** argv) {
   }
   if (!all_ready) {
     StopChildren(children, std::chrono::seconds(10));
-    return Fail("not every center started; see the logs above (a port in use? another demo "
-                "may be running: stop it, or pass --base-port 0 to pick free ports)");
+    return Fail(
+        "not every center started; see the logs above (a port in use? another demo "
+        "may be running: stop it, or pass --base-port 0 to pick free ports)");
   }
   if (auto st = WriteFileAtomic(demo_json, DemoJson(dir, plans, tokens, true), 0600); !st.ok()) {
     StopChildren(children, std::chrono::seconds(10));
@@ -445,17 +435,20 @@ int DemoCommand(int argc, char** argv) {
               plans.size(), dir.c_str());
   PrintFederation(plans, ca_dir / "ca.pem", tokens.at("viewer"));
   PrintSampleQuotes(plans, ca_dir / "ca.pem", tokens.at("broker"));
-  std::printf("\nTry it:\n  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' %s/v1/centers\n",
-              dir.c_str(), tokens.at("viewer").c_str(), plans[0].api_url.c_str());
-  std::printf("  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' -d "
-              "'{\"model\":\"%s\",\"count\":8,\"duration_minutes\":120}' %s/v1/quotes\n",
-              dir.c_str(), tokens.at("broker").c_str(), plans[0].center->models[0].model,
-              plans[0].api_url.c_str());
+  std::printf(
+      "\nTry it:\n  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' %s/v1/centers\n",
+      dir.c_str(), tokens.at("viewer").c_str(), plans[0].api_url.c_str());
+  std::printf(
+      "  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' -d "
+      "'{\"model\":\"%s\",\"count\":8,\"duration_minutes\":120}' %s/v1/quotes\n",
+      dir.c_str(), tokens.at("broker").c_str(), plans[0].center->models[0].model,
+      plans[0].api_url.c_str());
   std::printf("Tokens for every role, URLs and paths: %s\n", demo_json.c_str());
   std::printf("Logs: %s/centers/<id>/agent.log   Metrics: <api>/metrics\n", dir.c_str());
   if (workload == "sample") {
-    std::printf("Sample workload: none yet (job placement and transfers arrive in later "
-                "releases).\n");
+    std::printf(
+        "Sample workload: none yet (job placement and transfers arrive in later "
+        "releases).\n");
   }
   std::printf("edwc demo: running %zu centers; press Ctrl-C to stop\n", plans.size());
   std::fflush(stdout);
@@ -471,8 +464,8 @@ int DemoCommand(int argc, char** argv) {
       if (children[i].pid > 0 && waitpid(children[i].pid, &status, WNOHANG) == children[i].pid) {
         children[i].pid = -1;
         --alive;
-        std::fprintf(stderr, "edwc demo: center %s exited (%s %d); log: %s\n",
-                     plans[i].center->id, WIFEXITED(status) ? "status" : "signal",
+        std::fprintf(stderr, "edwc demo: center %s exited (%s %d); log: %s\n", plans[i].center->id,
+                     WIFEXITED(status) ? "status" : "signal",
                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                      plans[i].log.c_str());
       }

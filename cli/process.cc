@@ -103,8 +103,8 @@ core::Result<std::string> AwaitLine(Child& child, std::string_view prefix,
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return core::Status(core::Code::kUnavailable, "timed out awaiting '" +
-                                                        std::string(prefix) + "'");
+      return core::Status(core::Code::kUnavailable,
+                          "timed out awaiting '" + std::string(prefix) + "'");
     }
     pollfd fd{child.stdout_fd, POLLIN, 0};
     int n = poll(&fd, 1, static_cast<int>(left.count()));

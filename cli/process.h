@@ -17,8 +17,8 @@ namespace edwc::cli {
 
 struct Child {
   pid_t pid = -1;
-  int stdout_fd = -1;    // read end of the child's stdout
-  std::string pending;   // stdout bytes read but not yet a whole line
+  int stdout_fd = -1;   // read end of the child's stdout
+  std::string pending;  // stdout bytes read but not yet a whole line
 };
 
 // Starts argv[0] with `argv`, stdout piped, stderr appended to `log_file`, and the

@@ -18,17 +18,22 @@ function(edwc_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE edwc_warnings)
 endfunction()
 
-# edwc_test(NAME SOURCES a_test.cc DEPS lib [LABELS l])
+# edwc_test(NAME SOURCES a_test.cc DEPS lib [LABELS l] [FILTER gtest-filter] [PROPERTIES ...])
+# FILTER limits which tests ctest discovers (helpers that run only as child processes).
 # One executable per test folder file set; each TEST() becomes its own ctest entry so
 # that `ctest -j` spreads them over the cores.
 function(edwc_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
+  cmake_parse_arguments(ARG "" "FILTER" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main edwc_warnings)
   set(props ${ARG_PROPERTIES})
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${name}."
+  set(filter)
+  if(ARG_FILTER)
+    set(filter TEST_FILTER "${ARG_FILTER}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${name}." ${filter}
     PROPERTIES ${props})
 endfunction()

@@ -16,9 +16,9 @@ namespace edwc::config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when the problem is the file as a whole
-  int column = 0;  // 1-based
-  std::string key; // dotted path, empty for the whole document
+  int line = 0;     // 1-based; 0 when the problem is the file as a whole
+  int column = 0;   // 1-based
+  std::string key;  // dotted path, empty for the whole document
   std::string message;
   std::string ToString() const;  // "center.yaml:12:5: pricing.egress_per_gb: ..."
 };

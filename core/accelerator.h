@@ -11,12 +11,12 @@
 namespace edwc::core {
 
 struct AcceleratorModel {
-  std::string_view id;           // stable key used in config and APIs: "h800", "ascend-910b"
-  std::string_view name;         // display name: "NVIDIA H800 SXM5 80GB"
-  std::string_view vendor;       // "NVIDIA", "Huawei", "Hygon", "Cambricon", ...
-  int32_t fp16_dense_tflops;     // dense (no sparsity) FP16 tensor throughput per device
-  int32_t memory_gib;            // device memory
-  std::string_view source;       // where the figures come from (public datasheet or page)
+  std::string_view id;        // stable key used in config and APIs: "h800", "ascend-910b"
+  std::string_view name;      // display name: "NVIDIA H800 SXM5 80GB"
+  std::string_view vendor;    // "NVIDIA", "Huawei", "Hygon", "Cambricon", ...
+  int32_t fp16_dense_tflops;  // dense (no sparsity) FP16 tensor throughput per device
+  int32_t memory_gib;         // device memory
+  std::string_view source;    // where the figures come from (public datasheet or page)
 };
 
 // All models, in a stable order.

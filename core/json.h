@@ -29,11 +29,9 @@ Result<std::optional<std::string>> GetOptionalString(const boost::json::object& 
                                                      std::string_view field);
 Result<int64_t> GetInt(const boost::json::object& o, std::string_view field, int64_t min,
                        int64_t max);
-Result<std::optional<int64_t>> GetOptionalInt(const boost::json::object& o,
-                                              std::string_view field, int64_t min,
-                                              int64_t max);
-Result<std::optional<Time>> GetOptionalTime(const boost::json::object& o,
-                                            std::string_view field);
+Result<std::optional<int64_t>> GetOptionalInt(const boost::json::object& o, std::string_view field,
+                                              int64_t min, int64_t max);
+Result<std::optional<Time>> GetOptionalTime(const boost::json::object& o, std::string_view field);
 
 // Refuses any key of `o` not in `allowed` (kInvalidArgument naming it).
 Status RejectUnknownFields(const boost::json::object& o,

@@ -18,8 +18,8 @@ struct TimeOfUseWindow {
 };
 
 struct PriceSchedule {
-  Money base_per_device_hour;           // outside every window
-  std::vector<TimeOfUseWindow> windows; // non-overlapping
+  Money base_per_device_hour;            // outside every window
+  std::vector<TimeOfUseWindow> windows;  // non-overlapping
   bool operator==(const PriceSchedule&) const = default;
 };
 

@@ -18,21 +18,21 @@ namespace edwc::core {
 
 enum class Code {
   kOk,
-  kInvalidArgument,    // bad input: malformed JSON, bad field, bad config value
-  kNotFound,           // no such route, center, job, key
-  kAlreadyExists,      // create of something that exists with the same content
-  kConflict,           // same id, different content (idempotency violation)
-  kUnauthenticated,    // no or unknown credentials
-  kPermissionDenied,   // known credentials, wrong role
-  kMethodNotAllowed,   // route exists, method does not
-  kPayloadTooLarge,    // body over the configured limit
-  kHeadersTooLarge,    // request header over the configured limit
-  kResourceExhausted,  // capacity, rate or connection limit
-  kFailedPrecondition, // state does not allow the operation (not ready, expired)
-  kUnavailable,        // transient: peer down, shutting down; retry may succeed
-  kIoError,            // disk or socket failure
-  kCorruption,         // stored data fails its checks
-  kInternal,           // a bug: something that cannot happen did
+  kInvalidArgument,     // bad input: malformed JSON, bad field, bad config value
+  kNotFound,            // no such route, center, job, key
+  kAlreadyExists,       // create of something that exists with the same content
+  kConflict,            // same id, different content (idempotency violation)
+  kUnauthenticated,     // no or unknown credentials
+  kPermissionDenied,    // known credentials, wrong role
+  kMethodNotAllowed,    // route exists, method does not
+  kPayloadTooLarge,     // body over the configured limit
+  kHeadersTooLarge,     // request header over the configured limit
+  kResourceExhausted,   // capacity, rate or connection limit
+  kFailedPrecondition,  // state does not allow the operation (not ready, expired)
+  kUnavailable,         // transient: peer down, shutting down; retry may succeed
+  kIoError,             // disk or socket failure
+  kCorruption,          // stored data fails its checks
+  kInternal,            // a bug: something that cannot happen did
 };
 
 // Stable lower_snake name used in JSON error bodies and metrics ("invalid_argument").
@@ -76,7 +76,7 @@ inline Status IoError(std::string message) { return Status(Code::kIoError, std::
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result from an OK Status has no value");
   }
@@ -102,10 +102,10 @@ class [[nodiscard]] Result {
 }  // namespace edwc::core
 
 // Propagates a non-OK Status from an expression yielding Status.
-#define EDWC_RETURN_IF_ERROR(expr)             \
-  do {                                         \
-    ::edwc::core::Status _st = (expr);         \
-    if (!_st.ok()) return _st;                 \
+#define EDWC_RETURN_IF_ERROR(expr)     \
+  do {                                 \
+    ::edwc::core::Status _st = (expr); \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define EDWC_CONCAT_INNER(a, b) a##b

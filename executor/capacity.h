@@ -16,7 +16,7 @@ namespace edwc::executor {
 struct ModelCapacity {
   std::string model;  // catalog id
   int32_t total = 0;
-  int32_t used = 0;   // held or running
+  int32_t used = 0;  // held or running
   int32_t free() const { return total - used; }
 };
 

@@ -58,9 +58,9 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
     return core::InvalidArgument(c.tls.cert + ": " + id.status().message(), "tls.cert");
   }
   if (*id != c.center.id) {
-    return core::InvalidArgument(c.tls.cert + " is the certificate of center '" + *id +
-                                     "', not of '" + c.center.id + "'",
-                                 "tls.cert");
+    return core::InvalidArgument(
+        c.tls.cert + " is the certificate of center '" + *id + "', not of '" + c.center.id + "'",
+        "tls.cert");
   }
   if (auto st = CheckKeyMatchesCertificate(c.tls.cert, c.tls.key); !st.ok()) {
     return core::InvalidArgument(c.tls.key + ": " + st.message(), "tls.key");
@@ -68,9 +68,8 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
   EDWC_ASSIGN_OR_RETURN(std::string leaf, ReadFile(c.tls.cert, "tls.cert"));
   EDWC_ASSIGN_OR_RETURN(std::string ca, ReadFile(c.tls.ca, "tls.ca"));
   if (auto st = VerifyCertificateAgainstCa(leaf, ca, core::SystemClock().Now()); !st.ok()) {
-    return core::InvalidArgument(c.tls.cert + " does not verify against " + c.tls.ca + ": " +
-                                     st.message(),
-                                 "tls.cert");
+    return core::InvalidArgument(
+        c.tls.cert + " does not verify against " + c.tls.ca + ": " + st.message(), "tls.cert");
   }
   return core::Status::Ok();
 }

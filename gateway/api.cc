@@ -176,9 +176,9 @@ void ApiService::CreateQuote(HttpRequest& req, const RouteContext&, Respond resp
   if (!model.ok()) return fail(model.status());
   const core::AcceleratorModel* spec = core::FindAccelerator(*model);
   if (spec == nullptr) {
-    return fail(core::InvalidArgument("unknown accelerator model '" + *model +
-                                          "' (see the catalog in docs/accelerators.md)",
-                                      "model"));
+    return fail(core::InvalidArgument(
+        "unknown accelerator model '" + *model + "' (see the catalog in docs/accelerators.md)",
+        "model"));
   }
   auto count = core::GetInt(*body, "count", 1, 100000);
   if (!count.ok()) return fail(count.status());

@@ -119,8 +119,8 @@ struct HttpsClient::Impl {
       auto [ec, n] = co_await stream->async_read_some(net::buffer(sink), kUseTuple);
       if (!ec) continue;
       if (ec == beast::error::timeout) {
-        co_return Status(Code::kUnavailable, "connection still open after " +
-                                                 std::to_string(within.count()) + " ms");
+        co_return Status(Code::kUnavailable,
+                         "connection still open after " + std::to_string(within.count()) + " ms");
       }
       co_return Status::Ok();  // EOF, reset, truncation: closed by the server
     }
@@ -155,8 +155,7 @@ core::Result<std::unique_ptr<HttpsClient>> HttpsClient::Create(std::string_view 
   impl->tls = std::move(tls);
   impl->timeout = timeout;
   SSL_CTX* native = impl->ctx.native_handle();
-  SSL_CTX_set_min_proto_version(native,
-                                impl->tls.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(native, impl->tls.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
   boost::system::error_code ec;
   impl->ctx.load_verify_file(impl->tls.ca_file, ec);
   if (ec) {

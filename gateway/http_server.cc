@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <limits>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <list>
 #include <mutex>
 
@@ -102,9 +102,9 @@ class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
  private:
   net::any_io_executor executor_;
   std::mutex mu_;
-  bool ready_ = false;    // GUARDED_BY(mu_)
-  bool waiting_ = false;  // GUARDED_BY(mu_)
-  HttpResponse response_;  // GUARDED_BY(mu_)
+  bool ready_ = false;                      // GUARDED_BY(mu_)
+  bool waiting_ = false;                    // GUARDED_BY(mu_)
+  HttpResponse response_;                   // GUARDED_BY(mu_)
   std::optional<net::steady_timer> timer_;  // created and awaited on the connection's executor
 };
 
@@ -119,7 +119,8 @@ std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_ali
   wire.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   wire.append(std::to_string(out.status)).append(" ").append(reason).append("\r\n");
   wire.append("Server: edwc\r\n");
-  if (!out.content_type.empty()) wire.append("Content-Type: ").append(out.content_type).append("\r\n");
+  if (!out.content_type.empty())
+    wire.append("Content-Type: ").append(out.content_type).append("\r\n");
   for (const auto& [name, value] : out.headers) {
     wire.append(name).append(": ").append(value).append("\r\n");
   }
@@ -159,8 +160,8 @@ struct Connection {
   // reading a request, writing a response) has taken too long. Set by the session;
   // read by the sweeper on any thread.
   std::atomic<int64_t> deadline_ns{std::numeric_limits<int64_t>::max()};
-  bool idle = false;       // on the connection's executor only
-  bool timed_out = false;  // on the connection's executor only
+  bool idle = false;                      // on the connection's executor only
+  bool timed_out = false;                 // on the connection's executor only
   std::list<Connection*>::iterator self;  // GUARDED_BY(Impl::mu)
 
   void SetDeadline(std::chrono::milliseconds timeout) {
@@ -224,10 +225,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 Status HttpServer::Impl::ConfigureTls() {
   SSL_CTX* native = ctx.native_handle();
   const TlsSettings& tls = settings.tls;
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_min_proto_version(native,
-                                tls.require_client_cert ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_min_proto_version(native, tls.require_client_cert ? TLS1_3_VERSION : TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
     return Status(Code::kInternal, "TLS 1.2 cipher list refused by OpenSSL");
   }
@@ -287,8 +287,8 @@ net::awaitable<void> HttpServer::Impl::Sweep() {
   auto self = shared_from_this();
   const auto shortest = std::min({settings.handshake_timeout, settings.read_timeout,
                                   settings.write_timeout, settings.idle_timeout});
-  const auto tick = std::clamp(shortest / 4, std::chrono::milliseconds(10),
-                               std::chrono::milliseconds(250));
+  const auto tick =
+      std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
   while (!stopped.load()) {
     sweeper.expires_after(tick);
     auto [ec] = co_await sweeper.async_wait(kUseTuple);
@@ -447,9 +447,9 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       } else if (rec == http::error::body_limit) {
         co_await WriteErrorAndLinger(
             conn, 11,
-            Status(Code::kPayloadTooLarge,
-                   "request body larger than " + std::to_string(settings.body_limit_bytes) +
-                       " bytes"));
+            Status(Code::kPayloadTooLarge, "request body larger than " +
+                                               std::to_string(settings.body_limit_bytes) +
+                                               " bytes"));
       } else if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
                  rec != http::error::end_of_stream && rec != http::error::partial_message &&
                  rec != http::error::short_read) {

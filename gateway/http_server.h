@@ -26,7 +26,7 @@ class Metrics;
 struct TlsSettings {
   std::string cert_file;  // PEM chain of this center
   std::string key_file;
-  std::string ca_file;          // for client verification (require_client_cert)
+  std::string ca_file;               // for client verification (require_client_cert)
   bool require_client_cert = false;  // mTLS, TLS 1.3 only (peer listener)
 };
 

@@ -54,22 +54,38 @@ HttpResponse HttpResponse::Error(const core::Status& status) {
 
 int HttpStatusFor(core::Code code) {
   switch (code) {
-    case core::Code::kOk: return 200;
-    case core::Code::kInvalidArgument: return 400;
-    case core::Code::kUnauthenticated: return 401;
-    case core::Code::kPermissionDenied: return 403;
-    case core::Code::kNotFound: return 404;
-    case core::Code::kMethodNotAllowed: return 405;
-    case core::Code::kAlreadyExists: return 409;
-    case core::Code::kConflict: return 409;
-    case core::Code::kFailedPrecondition: return 409;
-    case core::Code::kPayloadTooLarge: return 413;
-    case core::Code::kResourceExhausted: return 429;
-    case core::Code::kHeadersTooLarge: return 431;
-    case core::Code::kUnavailable: return 503;
-    case core::Code::kIoError: return 500;
-    case core::Code::kCorruption: return 500;
-    case core::Code::kInternal: return 500;
+    case core::Code::kOk:
+      return 200;
+    case core::Code::kInvalidArgument:
+      return 400;
+    case core::Code::kUnauthenticated:
+      return 401;
+    case core::Code::kPermissionDenied:
+      return 403;
+    case core::Code::kNotFound:
+      return 404;
+    case core::Code::kMethodNotAllowed:
+      return 405;
+    case core::Code::kAlreadyExists:
+      return 409;
+    case core::Code::kConflict:
+      return 409;
+    case core::Code::kFailedPrecondition:
+      return 409;
+    case core::Code::kPayloadTooLarge:
+      return 413;
+    case core::Code::kResourceExhausted:
+      return 429;
+    case core::Code::kHeadersTooLarge:
+      return 431;
+    case core::Code::kUnavailable:
+      return 503;
+    case core::Code::kIoError:
+      return 500;
+    case core::Code::kCorruption:
+      return 500;
+    case core::Code::kInternal:
+      return 500;
   }
   return 500;
 }

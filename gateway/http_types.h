@@ -15,8 +15,8 @@
 namespace edwc::gateway {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: "/v1/centers?x=1"
+  std::string method;              // "GET", "POST", ...
+  std::string target;              // as sent: "/v1/centers?x=1"
   std::string_view path() const;   // target without the query
   std::string_view query() const;  // after '?', or empty
   // Header names are stored lower-case.

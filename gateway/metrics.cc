@@ -122,8 +122,8 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(out, "edwc_connections_rejected_total",
                 "Connections refused because max_connections was reached.", "counter",
                 static_cast<double>(connections_rejected.load()));
-  AppendCounter(out, "edwc_tls_handshake_failures_total", "TLS handshakes that failed.",
-                "counter", static_cast<double>(handshake_failures.load()));
+  AppendCounter(out, "edwc_tls_handshake_failures_total", "TLS handshakes that failed.", "counter",
+                static_cast<double>(handshake_failures.load()));
   AppendCounter(out, "edwc_connection_timeouts_total",
                 "Connections closed by a handshake, idle, read or write deadline.", "counter",
                 static_cast<double>(timeouts.load()));

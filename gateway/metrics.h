@@ -48,7 +48,7 @@ class Metrics {
   std::string RenderPrometheus() const;
 
  private:
-  static constexpr size_t kStatusSlots = kStatuses.size() + 5;  // + 1xx..5xx classes
+  static constexpr size_t kStatusSlots = kStatuses.size() + 5;           // + 1xx..5xx classes
   static constexpr size_t kBuckets = kLatencyBucketsSeconds.size() + 1;  // + +Inf
   struct Route {
     std::string pattern;

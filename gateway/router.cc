@@ -106,9 +106,8 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
   if (found == nullptr) {
     if (!allow.empty()) {
       HttpResponse r = HttpResponse::Error(core::Status(
-          core::Code::kMethodNotAllowed,
-          "method " + request.method + " is not allowed on " + std::string(path) + "; allowed: " +
-              allow));
+          core::Code::kMethodNotAllowed, "method " + request.method + " is not allowed on " +
+                                             std::string(path) + "; allowed: " + allow));
       r.headers.emplace_back("Allow", allow);
       return record(std::move(r));
     }

@@ -23,7 +23,7 @@ class Metrics;
 // What a route handler sees beyond the request.
 struct RouteContext {
   std::vector<std::pair<std::string, std::string>> params;  // {"id": "zhongwei"}
-  const Principal* principal = nullptr;  // null on public routes
+  const Principal* principal = nullptr;                     // null on public routes
   std::string_view Param(std::string_view name) const;
 };
 
@@ -42,8 +42,7 @@ class Router {
   Router(const Authenticator* auth, Metrics* metrics);
 
   // REQUIRES: before serving. `pattern` segments in braces are captured.
-  void Add(std::string_view method, std::string_view pattern, Access access,
-           RouteHandler handler);
+  void Add(std::string_view method, std::string_view pattern, Access access, RouteHandler handler);
 
   // The Handler to give the HttpServer.
   void Dispatch(HttpRequest& request, Respond respond) const;

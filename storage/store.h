@@ -49,9 +49,9 @@ class Batch {
 };
 
 struct StoreOptions {
-  std::string path;                   // directory; created if missing
-  bool sync = true;                   // false only for benchmarks that say so
-  size_t max_group_bytes = 4 << 20;   // cap on one grouped WriteBatch
+  std::string path;                  // directory; created if missing
+  bool sync = true;                  // false only for benchmarks that say so
+  size_t max_group_bytes = 4 << 20;  // cap on one grouped WriteBatch
 };
 
 // Counters for metrics and tests.

@@ -8,9 +8,9 @@
 
 #include <openssl/ssl.h>
 
+#include <strings.h>
 #include <boost/json.hpp>
 #include <memory>
-#include <strings.h>
 
 #include "gateway/agent.h"
 #include "gateway/http_client.h"
@@ -142,9 +142,9 @@ TEST_F(HttpsTest, QuoteCostsTheWindowExactly) {
   EXPECT_EQ(q.at("cost_fen").to_number<int64_t>(), 3 * 2000 + 3 * 1400);
   EXPECT_EQ(q.at("cost_cny").as_string(), "102.00");
 
-  HttpResponse too_many = Do("POST", "/v1/quotes",
-                             R"({"model":"h800","count":17,"duration_minutes":60})",
-                             As(Role::kBroker));
+  HttpResponse too_many =
+      Do("POST", "/v1/quotes", R"({"model":"h800","count":17,"duration_minutes":60})",
+         As(Role::kBroker));
   ASSERT_EQ(too_many.status, 200);
   json::value t = json::parse(too_many.body);
   EXPECT_TRUE(t.at("quotes").as_array().empty());
@@ -183,8 +183,8 @@ TEST_F(HttpsTest, AuthMatrix) {
     auto r = client->Request(c.method, c.target, c.body, h);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     const std::string who = c.role ? std::string(config::RoleName(*c.role)) : "anonymous";
-    EXPECT_EQ(r->status, c.status) << c.method << " " << c.target << " as " << who << ": "
-                                   << r->body;
+    EXPECT_EQ(r->status, c.status)
+        << c.method << " " << c.target << " as " << who << ": " << r->body;
     if (c.status == 401) {
       EXPECT_EQ(ErrorCode(*r), "unauthenticated");
       EXPECT_NE(HeaderOf(*r, "WWW-Authenticate").find("Bearer"), std::string::npos);
@@ -220,23 +220,23 @@ TEST_F(HttpsTest, ErrorStatusesHaveJsonBodies) {
   HttpResponse not_object = Do("POST", "/v1/quotes", "[1,2]", As(Role::kBroker));
   EXPECT_EQ(not_object.status, 400);
 
-  HttpResponse bad_field = Do("POST", "/v1/quotes",
-                              R"({"model":"h800","count":0,"duration_minutes":60})",
-                              As(Role::kBroker));
+  HttpResponse bad_field =
+      Do("POST", "/v1/quotes", R"({"model":"h800","count":0,"duration_minutes":60})",
+         As(Role::kBroker));
   EXPECT_EQ(bad_field.status, 400);
   EXPECT_EQ(ErrorCode(bad_field, &field), "invalid_argument");
   EXPECT_EQ(field, "count");
 
-  HttpResponse unknown = Do("POST", "/v1/quotes",
-                            R"({"model":"h800","count":1,"duration_minutes":60,"colour":"red"})",
-                            As(Role::kBroker));
+  HttpResponse unknown =
+      Do("POST", "/v1/quotes", R"({"model":"h800","count":1,"duration_minutes":60,"colour":"red"})",
+         As(Role::kBroker));
   EXPECT_EQ(unknown.status, 400);
   ErrorCode(unknown, &field);
   EXPECT_EQ(field, "colour");
 
-  HttpResponse model = Do("POST", "/v1/quotes",
-                          R"({"model":"abacus","count":1,"duration_minutes":60})",
-                          As(Role::kBroker));
+  HttpResponse model =
+      Do("POST", "/v1/quotes", R"({"model":"abacus","count":1,"duration_minutes":60})",
+         As(Role::kBroker));
   EXPECT_EQ(model.status, 400);
   ErrorCode(model, &field);
   EXPECT_EQ(field, "model");

@@ -25,9 +25,7 @@ std::string Slurp(const std::string& path) {
   return out.str();
 }
 
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Runs edwc with args to completion; returns the exit status, stdout in *out and stderr
 // (the log file) in *err.
@@ -55,8 +53,8 @@ class AgentProcessTest : public ::testing::Test {
   void SetUp() override {
     pki_ = testing::MakeTestPki(dir_.path(), "procenter");
     config_path_ = dir_.Sub("center.yaml");
-    WriteText(config_path_,
-              config::RenderCenterConfig(testing::TestCenterConfig(dir_.path(), pki_, "procenter")));
+    WriteText(config_path_, config::RenderCenterConfig(
+                                testing::TestCenterConfig(dir_.path(), pki_, "procenter")));
   }
   testing::TempDir dir_;
   testing::TestPki pki_;
@@ -98,19 +96,20 @@ TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
   sigaddset(&chld, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &chld, nullptr);
   for (int run = 1; run <= 2; ++run) {
-    auto child = cli::Spawn({EDWC_BINARY, "agent", "--config", config_path_}, dir_.Sub("agent.log"));
+    auto child =
+        cli::Spawn({EDWC_BINARY, "agent", "--config", config_path_}, dir_.Sub("agent.log"));
     ASSERT_TRUE(child.ok());
     auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
     ASSERT_TRUE(ready.ok()) << ready.status().ToString() << Slurp(dir_.Sub("agent.log"));
     EXPECT_NE(ready->find("center=procenter"), std::string::npos);
     EXPECT_NE(ready->find("epoch=" + std::to_string(run)), std::string::npos) << *ready;
-    const std::string url = ready->substr(ready->find("api=") + 4,
-                                          ready->find(' ', ready->find("api=")) -
-                                              ready->find("api=") - 4);
+    const std::string url = ready->substr(
+        ready->find("api=") + 4, ready->find(' ', ready->find("api=")) - ready->find("api=") - 4);
     auto client = gateway::HttpsClient::Create(url, {pki_.ca_file, "", "", false});
     ASSERT_TRUE(client.ok());
-    auto r = (*client)->Request("GET", "/v1/centers", "",
-                                {{"authorization", "Bearer " + testing::TokenFor(config::Role::kViewer)}});
+    auto r = (*client)->Request(
+        "GET", "/v1/centers", "",
+        {{"authorization", "Bearer " + testing::TokenFor(config::Role::kViewer)}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r->status, 200);
     // SIGTERM with an idle keep-alive connection open: the drain closes it and exits 0.
@@ -139,18 +138,19 @@ TEST(CertsCommandTest, InitCaThenIssueACenterCertificate) {
   // A second init-ca must not silently replace the federation's CA.
   EXPECT_NE(RunEdwc(dir, {"certs", "init-ca", "--dir", ca}, &out, &err), 0);
   EXPECT_NE(err.find("already"), std::string::npos) << err;
-  ASSERT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--center", "wuhu", "--out",
-                          dir.Sub("wuhu"), "--dns", "wuhu.example"},
+  ASSERT_EQ(RunEdwc(dir,
+                    {"certs", "issue", "--ca", ca, "--center", "wuhu", "--out", dir.Sub("wuhu"),
+                     "--dns", "wuhu.example"},
                     &out, &err),
             0)
       << err;
   auto id = gateway::CenterIdFromCertificateFile(dir.Sub("wuhu/center.pem"));
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(*id, "wuhu");
-  EXPECT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--center", "Not_Valid", "--out",
-                          dir.Sub("bad")},
-                    &out, &err),
-            2);
+  EXPECT_EQ(
+      RunEdwc(dir, {"certs", "issue", "--ca", ca, "--center", "Not_Valid", "--out", dir.Sub("bad")},
+              &out, &err),
+      2);
   EXPECT_EQ(RunEdwc(dir, {"certs", "issue", "--ca", ca, "--out", dir.Sub("x")}, &out, &err), 2);
   EXPECT_NE(err.find("--center"), std::string::npos) << err;
 }

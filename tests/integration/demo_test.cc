@@ -64,8 +64,8 @@ TEST(DemoTest, PrepareOnlyWritesLoadableConfigsAndAPrivateDemoJson) {
   }
   // A second run keeps the tokens (scripts keep working) and the CA.
   const std::string viewer = Str(doc.at("tokens").at("viewer"));
-  auto again = cli::Spawn({EDWC_BINARY, "demo", "--prepare-only", "--dir", demo_dir},
-                          dir.Sub("demo.log"));
+  auto again =
+      cli::Spawn({EDWC_BINARY, "demo", "--prepare-only", "--dir", demo_dir}, dir.Sub("demo.log"));
   ASSERT_TRUE(again.ok());
   waitpid(again->pid, &status, 0);
   close(again->stdout_fd);
@@ -83,7 +83,8 @@ TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
                           demo_dir, "--workload", "none"},
                          dir.Sub("demo.log"));
   ASSERT_TRUE(demo.ok());
-  auto running = cli::AwaitLine(*demo, "edwc demo: running", std::chrono::steady_clock::now() + 90s);
+  auto running =
+      cli::AwaitLine(*demo, "edwc demo: running", std::chrono::steady_clock::now() + 90s);
   ASSERT_TRUE(running.ok()) << running.status().ToString();
 
   json::object doc = ReadDemoJson(demo_dir + "/demo.json");

@@ -48,8 +48,8 @@ config::CenterConfig TestCenterConfig(const std::string& dir, const TestPki& pki
                                       const std::string& center) {
   config::CenterConfig c;
   c.source_file = dir + "/center.yaml";
-  c.center = {center, "Test Computing Center", "ningxia", "Zhongwei", "cn-northwest",
-              {37.50, 105.19}};
+  c.center = {center,     "Test Computing Center", "ningxia",
+              "Zhongwei", "cn-northwest",          {37.50, 105.19}};
   c.api = {"127.0.0.1", 0};
   c.peer = {"127.0.0.1", 0};
   c.tls = {pki.ca_file, pki.cert_file, pki.key_file};
@@ -63,8 +63,8 @@ config::CenterConfig TestCenterConfig(const std::string& dir, const TestPki& pki
   c.pricing.egress_per_gb = core::Money::Fen(50);
   for (auto role : {config::Role::kViewer, config::Role::kBroker, config::Role::kFinance,
                     config::Role::kOperator}) {
-    c.tokens.push_back({"test-" + std::string(config::RoleName(role)), role,
-                        gateway::Sha256Hex(TokenFor(role))});
+    c.tokens.push_back(
+        {"test-" + std::string(config::RoleName(role)), role, gateway::Sha256Hex(TokenFor(role))});
   }
   return c;
 }
