@@ -147,7 +147,9 @@ void ApiService::ListCenters(HttpRequest&, const RouteContext&, Respond respond)
   if (!ready_) return respond(NotReady());
   auto view = CurrentView();
   if (!view.ok()) return respond(HttpResponse::Error(view.status()));
-  respond(HttpResponse::Json(200, (*view)->centers_body));
+  HttpResponse r;
+  r.shared_body = std::shared_ptr<const std::string>(*view, &(*view)->centers_body);
+  respond(std::move(r));
 }
 
 void ApiService::GetCenter(HttpRequest&, const RouteContext& ctx, Respond respond) {
@@ -159,7 +161,9 @@ void ApiService::GetCenter(HttpRequest&, const RouteContext& ctx, Respond respon
   }
   auto view = CurrentView();
   if (!view.ok()) return respond(HttpResponse::Error(view.status()));
-  respond(HttpResponse::Json(200, (*view)->center_body));
+  HttpResponse r;
+  r.shared_body = std::shared_ptr<const std::string>(*view, &(*view)->center_body);
+  respond(std::move(r));
 }
 
 // POST /v1/quotes: the cost of running `count` devices of `model` for `duration_minutes`

@@ -1,8 +1,16 @@
 #include "gateway/auth.h"
 
+#include <openssl/crypto.h>
+
+#include <mutex>
+
 #include "gateway/certs.h"
 
 namespace edwc::gateway {
+
+bool Authenticator::ConstantTimeEqual::operator()(std::string_view a, std::string_view b) const {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 Authenticator::Authenticator(const std::vector<config::TokenEntry>& tokens) {
   for (const auto& t : tokens) by_hash_.emplace(t.sha256, Principal{t.name, t.role});
@@ -20,10 +28,17 @@ core::Result<const Principal*> Authenticator::Authenticate(std::string_view auth
     return core::Status(core::Code::kUnauthenticated,
                         "malformed Authorization header: expected 'Bearer <token>'");
   }
-  auto it = by_hash_.find(Sha256Hex(authorization.substr(kScheme.size())));
+  const std::string_view token = authorization.substr(kScheme.size());
+  {
+    std::shared_lock lock(verified_mu_);
+    if (auto hit = verified_.find(token); hit != verified_.end()) return hit->second;
+  }
+  auto it = by_hash_.find(Sha256Hex(token));
   if (it == by_hash_.end()) {
     return core::Status(core::Code::kUnauthenticated, "invalid bearer token");
   }
+  std::unique_lock lock(verified_mu_);
+  verified_.emplace(std::string(token), &it->second);
   return &it->second;
 }
 

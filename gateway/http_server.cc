@@ -115,7 +115,8 @@ std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_ali
   const auto status = static_cast<http::status>(out.status);
   const std::string_view reason = http::obsolete_reason(status);
   std::string wire;
-  wire.reserve(160 + out.body.size());
+  const std::string& body = out.shared_body ? *out.shared_body : out.body;
+  wire.reserve(160 + body.size());
   wire.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   wire.append(std::to_string(out.status)).append(" ").append(reason).append("\r\n");
   wire.append("Server: edwc\r\n");
@@ -124,14 +125,14 @@ std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_ali
   for (const auto& [name, value] : out.headers) {
     wire.append(name).append(": ").append(value).append("\r\n");
   }
-  wire.append("Content-Length: ").append(std::to_string(out.body.size())).append("\r\n");
+  wire.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   if (!keep_alive) {
     wire.append("Connection: close\r\n");
   } else if (version == 10) {
     wire.append("Connection: keep-alive\r\n");
   }
   wire.append("\r\n");
-  if (!head) wire.append(out.body);
+  if (!head) wire.append(body);
   return wire;
 }
 

@@ -34,6 +34,9 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, sent instead of `body`: a cached rendering shared by many responses
+  // (the server only reads it).
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   bool close = false;  // ask the server to close the connection after this response
 
