@@ -8,7 +8,7 @@ target_compile_options(edwc_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-mis
 add_library(edwc_asio_flags INTERFACE)
 target_compile_definitions(edwc_asio_flags INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED)
 
 # edwc_library(NAME SOURCES a.cc b.cc DEPS x y)
 function(edwc_library name)

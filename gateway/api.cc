@@ -1,6 +1,7 @@
 #include "gateway/api.h"
 
 #include <boost/json.hpp>
+#include <cstdio>
 
 #include "core/accelerator.h"
 #include "core/json.h"
@@ -35,6 +36,18 @@ json::object MoneyFields(std::string_view prefix, core::Money m) {
 HttpResponse NotReady() {
   return HttpResponse::Error(
       core::Status(core::Code::kUnavailable, "not ready: storage is still opening"));
+}
+
+constexpr std::string_view kLocationPlaceholder = "\x01location\x01";
+
+// Degrees with up to six decimals (about 0.1 m), trailing zeros dropped: 37.5, 105.19.
+std::string FormatCoordinate(double degrees) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", degrees);
+  std::string out = buf;
+  while (out.back() == '0') out.pop_back();
+  if (out.back() == '.') out.pop_back();
+  return out;
 }
 
 void Merge(json::object& into, json::object from) {
@@ -114,7 +127,7 @@ core::Result<std::shared_ptr<const ApiService::View>> ApiService::RenderView(cor
       {"hub", c.hub},
       {"city", c.city},
       {"zone", c.zone},
-      {"location", {{"lat", c.location.lat}, {"lon", c.location.lon}}},
+      {"location", kLocationPlaceholder},
       {"epoch", epoch_.load()},
       {"liveness", "alive"},
       {"self", true},
@@ -126,6 +139,11 @@ core::Result<std::shared_ptr<const ApiService::View>> ApiService::RenderView(cor
   Merge(center, MoneyFields("egress_per_gb", config_.pricing.egress_per_gb));
   auto view = std::make_shared<View>();
   view->center_body = json::serialize(center);
+  // Boost.JSON writes doubles as "3.75E1"; coordinates read better as 37.5.
+  const std::string placeholder = json::serialize(json::value(kLocationPlaceholder));
+  const std::string location = "{\"lat\":" + FormatCoordinate(c.location.lat) +
+                               ",\"lon\":" + FormatCoordinate(c.location.lon) + "}";
+  view->center_body.replace(view->center_body.find(placeholder), placeholder.size(), location);
   view->centers_body = "{\"centers\":[" + view->center_body + "]}";
   view->rendered_at = now;
   return std::shared_ptr<const View>(std::move(view));

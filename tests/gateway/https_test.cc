@@ -121,6 +121,8 @@ TEST_F(HttpsTest, CentersViewShowsCapacityAndPriceNow) {
   const int64_t price = acc[1].at("price_now_per_device_hour_fen").to_number<int64_t>();
   EXPECT_TRUE(price == 2000 || price == 1400) << price;
   EXPECT_EQ(c.at("egress_per_gb_fen").to_number<int64_t>(), 50);
+  EXPECT_DOUBLE_EQ(c.at("location").at("lat").to_number<double>(), 37.5);
+  EXPECT_NE(r.body.find(R"("location":{"lat":37.5,"lon":105.19})"), std::string::npos) << r.body;
 
   HttpResponse one = Do("GET", "/v1/centers/testcenter", {}, As(Role::kViewer));
   ASSERT_EQ(one.status, 200);
