@@ -72,10 +72,10 @@ void ReportGrouping(benchmark::State& state, const Store& store) {
       stats.syncs ? static_cast<double>(stats.batches_written) / stats.syncs : 0.0;
 }
 
-// One caller, each Write waits for its own fsync.
-void BM_DurableWriteSingle(benchmark::State& state) {
+// One caller issuing Write after Write, each waiting for its answer.
+void WriteOneAtATime(benchmark::State& state, bool sync) {
   TempDb dir;
-  StorePtr store = OpenStore(state, dir, /*sync=*/true);
+  StorePtr store = OpenStore(state, dir, sync);
   if (!store) return;
   const std::string value(kValueBytes, 'v');
   uint64_t i = 0;
@@ -88,6 +88,9 @@ void BM_DurableWriteSingle(benchmark::State& state) {
   }
   ReportGrouping(state, *store);
 }
+
+// One caller, each Write waits for its own fsync.
+void BM_DurableWriteSingle(benchmark::State& state) { WriteOneAtATime(state, /*sync=*/true); }
 BENCHMARK(BM_DurableWriteSingle)->UseRealTime();
 
 // `range(0)` writers, modelled as that many WriteAsync calls kept in flight, as I/O
@@ -129,21 +132,7 @@ BENCHMARK(BM_DurableWriteGrouped)
     ->UseRealTime();
 
 // Reference: the same path without fsync (what grouping cannot beat).
-void BM_WriteNoSync(benchmark::State& state) {
-  TempDb dir;
-  StorePtr store = OpenStore(state, dir, /*sync=*/false);
-  if (!store) return;
-  const std::string value(kValueBytes, 'v');
-  uint64_t i = 0;
-  for (auto _ : state) {
-    core::Status st = store->Write(OneRecord(i++, value));
-    if (!st.ok()) {
-      state.SkipWithError(st.message().c_str());
-      break;
-    }
-  }
-  ReportGrouping(state, *store);
-}
+void BM_WriteNoSync(benchmark::State& state) { WriteOneAtATime(state, /*sync=*/false); }
 BENCHMARK(BM_WriteNoSync)->UseRealTime();
 
 }  // namespace

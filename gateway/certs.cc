@@ -26,23 +26,13 @@
 #include <sstream>
 
 #include "core/ids.h"
+#include "gateway/openssl_ptr.h"
 
 namespace edwc::gateway {
 namespace {
 
-template <auto kFree>
-struct OpenSslFree {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, OpenSslFree<BIO_free_all>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslFree<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
-using X509ExtPtr = std::unique_ptr<X509_EXTENSION, OpenSslFree<X509_EXTENSION_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, OpenSslFree<X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslFree<X509_STORE_CTX_free>>;
+using PkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using X509ExtPtr = OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslFree<BN_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES_free>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslFree<GENERAL_NAME_free>>;
@@ -435,9 +425,9 @@ core::Status VerifyCertificateAgainstCa(std::string_view leaf_pem, std::string_v
                                         core::Time at) {
   EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ParseCertificates(leaf_pem));
   EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> anchors, ParseCertificates(ca_pem));
-  StorePtr store(X509_STORE_new());
+  X509StorePtr store(X509_STORE_new());
   X509StackPtr untrusted(sk_X509_new_null());
-  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !ctx) return OpenSslError(core::Code::kInternal, "verify setup");
   for (const X509Ptr& anchor : anchors) {
     if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {  // takes its own reference

@@ -27,6 +27,7 @@
 #include "gateway/certs.h"
 #include "gateway/io_runtime.h"
 #include "gateway/metrics.h"
+#include "gateway/openssl_ptr.h"
 
 namespace edwc::gateway {
 
@@ -56,14 +57,13 @@ Status TlsError(std::string what, const boost::system::error_code& ec) {
 std::string PeerCenterId(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return {};
-  BIO* bio = BIO_new(BIO_s_mem());
+  BioPtr bio(BIO_new(BIO_s_mem()));
   std::string pem;
-  if (PEM_write_bio_X509(bio, cert) == 1) {
+  if (bio && PEM_write_bio_X509(bio.get(), cert) == 1) {
     char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
+    long n = BIO_get_mem_data(bio.get(), &data);
     pem.assign(data, static_cast<size_t>(n));
   }
-  BIO_free(bio);
   auto id = CenterIdFromCertificatePem(pem);
   return id.ok() ? *id : std::string();
 }

@@ -1,4 +1,5 @@
 #include "gateway/certs.h"
+#include "gateway/openssl_ptr.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -24,19 +25,6 @@ namespace {
 
 using std::chrono::hours;
 using std::chrono::minutes;
-
-template <auto kFree>
-struct OpenSslFree {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, OpenSslFree<X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslFree<X509_STORE_CTX_free>>;
-using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslFree<SSL_CTX_free>>;
-using SslPtr = std::unique_ptr<SSL, OpenSslFree<SSL_free>>;
 
 core::Time Now() {
   return std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
@@ -228,9 +216,9 @@ TEST_F(CertsTest, StrictVerificationForBothTlsRoles) {
   X509Ptr leaf = LoadCert(alpha_dir_ + "/center.pem");
   X509Ptr ca = LoadCert(ca_dir_ + "/ca.pem");
   for (int purpose : {X509_PURPOSE_SSL_SERVER, X509_PURPOSE_SSL_CLIENT}) {
-    StorePtr store(X509_STORE_new());
+    X509StorePtr store(X509_STORE_new());
     ASSERT_EQ(X509_STORE_add_cert(store.get(), ca.get()), 1);
-    StoreCtxPtr ctx(X509_STORE_CTX_new());
+    X509StoreCtxPtr ctx(X509_STORE_CTX_new());
     ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr), 1);
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);

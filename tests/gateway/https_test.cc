@@ -14,6 +14,7 @@
 
 #include "gateway/agent.h"
 #include "gateway/http_client.h"
+#include "gateway/openssl_ptr.h"
 #include "tests/support/test_support.h"
 
 namespace edwc::gateway {
@@ -374,12 +375,12 @@ TEST_F(LimitedHttpsTest, ConnectionsOverTheCapAreRefused) {
 // A raw OpenSSL client pinned to one protocol version and cipher list: whether the
 // server completes the handshake.
 bool Handshakes(uint16_t port, int version, const char* ciphers12) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_security_level(ctx, 0);  // let the client offer what the server must refuse
-  SSL_CTX_set_min_proto_version(ctx, version);
-  SSL_CTX_set_max_proto_version(ctx, version);
-  if (ciphers12 != nullptr) SSL_CTX_set_cipher_list(ctx, ciphers12);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_security_level(ctx.get(), 0);  // let the client offer what the server must refuse
+  SSL_CTX_set_min_proto_version(ctx.get(), version);
+  SSL_CTX_set_max_proto_version(ctx.get(), version);
+  if (ciphers12 != nullptr) SSL_CTX_set_cipher_list(ctx.get(), ciphers12);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -387,13 +388,11 @@ bool Handshakes(uint16_t port, int version, const char* ciphers12) {
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   bool ok = false;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    SSL* ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    ok = SSL_connect(ssl) == 1;
-    SSL_free(ssl);
+    SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    ok = SSL_connect(ssl.get()) == 1;
   }
   close(fd);
-  SSL_CTX_free(ctx);
   return ok;
 }
 
