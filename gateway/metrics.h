@@ -20,8 +20,9 @@ namespace edwc::gateway {
 
 class Metrics {
  public:
-  static constexpr std::array<double, 12> kLatencyBucketsSeconds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+  // Cached reads answer in tens of microseconds; durable writes wait for an fsync.
+  static constexpr std::array<double, 14> kLatencyBucketsSeconds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
   // Statuses counted individually; anything else is counted as its class ("5xx").
   static constexpr std::array<int, 17> kStatuses = {200, 201, 202, 204, 400, 401, 403, 404, 405,
                                                     408, 409, 413, 422, 429, 431, 500, 503};
