@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/money.h"
@@ -32,6 +33,11 @@ struct CenterIdentity {
   std::string city;  // e.g. "Zhongwei"
   std::string zone;  // data-residency zone, e.g. "cn-northwest"
   Location location;
+  // Optional, advertised so brokers can prefer greener centers: the share of its power
+  // from renewables (0..1000 permille, config `green_share_percent`) and its power usage
+  // effectiveness x 1000 (config `pue: "1.20"` -> 1200); 0 = not stated.
+  int32_t green_share_permille = 0;
+  int32_t pue_milli = 0;
   bool operator==(const CenterIdentity&) const = default;
 };
 
@@ -69,11 +75,21 @@ struct InventoryEntry {
   bool operator==(const InventoryEntry&) const = default;
 };
 
+// capacity.slurm: capacity read from slurmrestd.
+struct SlurmConfig {
+  std::string socket;  // slurmrestd's unix socket
+  std::chrono::milliseconds refresh{5000};
+  // Slurm GRES type -> catalog model ("a100" -> "a100-80g"), in config order.
+  std::vector<std::pair<std::string, std::string>> gres_models;
+  bool operator==(const SlurmConfig&) const = default;
+};
+
 // capacity: where total/used accelerators come from.
 struct CapacityConfig {
-  enum class Source { kStatic };  // `slurm` arrives with the federation issue
+  enum class Source { kStatic, kSlurm };
   Source source = Source::kStatic;
   std::vector<InventoryEntry> inventory;  // static: the devices this center has
+  SlurmConfig slurm;                      // slurm: where to read them
   bool operator==(const CapacityConfig&) const = default;
 };
 
@@ -102,6 +118,33 @@ struct StorageConfig {
   bool operator==(const StorageConfig&) const = default;
 };
 
+// federation.links: what this center knows of its network path to another.
+struct LinkConfig {
+  std::string center;
+  int64_t bandwidth_mbps = 0;
+  int32_t rtt_ms = 0;
+  bool operator==(const LinkConfig&) const = default;
+};
+
+// federation.gossip: how adverts spread (federation/gossip.h).
+struct GossipSettings {
+  int fanout = 3;
+  std::chrono::milliseconds round{200};
+  std::chrono::milliseconds anti_entropy{1000};
+  std::chrono::milliseconds advert_ttl{15000};
+  std::chrono::milliseconds refresh{5000};
+  bool operator==(const GossipSettings&) const = default;
+};
+
+// federation: peers, revocations, links. Optional as a whole (a lone center).
+struct FederationConfig {
+  std::vector<std::string> seeds;    // peer URLs ("https://10.1.2.3:7401") to join through
+  std::vector<std::string> revoked;  // center ids refused everywhere; reloaded live
+  std::vector<LinkConfig> links;
+  GossipSettings gossip;
+  bool operator==(const FederationConfig&) const = default;
+};
+
 struct CenterConfig {
   std::string source_file;  // absolute path of the YAML it came from
   CenterIdentity center;
@@ -113,6 +156,7 @@ struct CenterConfig {
   CapacityConfig capacity;
   PriceList pricing;
   std::vector<TokenEntry> tokens;  // auth.tokens
+  FederationConfig federation;
   bool operator==(const CenterConfig&) const = default;
 };
 

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -41,8 +42,8 @@ constexpr std::string_view kHubs[] = {
     "jing-jin-ji",    "yangtze-delta", "greater-bay", "chengdu-chongqing",
     "inner-mongolia", "guizhou",       "gansu",       "ningxia"};
 constexpr std::string_view kRoles[] = {"viewer", "broker", "finance", "operator"};
-constexpr std::string_view kTopKeys[] = {"center", "listen",   "tls",     "storage",
-                                         "server", "capacity", "pricing", "auth"};
+constexpr std::string_view kTopKeys[] = {"center",   "listen",  "tls",  "storage",   "server",
+                                         "capacity", "pricing", "auth", "federation"};
 
 constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
@@ -443,6 +444,11 @@ class ConfigParser {
   void ParseModelPrice(const Field& field, std::vector<ModelPrice>* out);
   void ParseTimeOfUse(const Field& field, std::vector<core::TimeOfUseWindow>* out);
   void ParseAuth(const Field& field, std::vector<TokenEntry>* out);
+  void ParseSlurm(const Field& field, SlurmConfig* out);
+  void ParseFederation(const Field& field, FederationConfig* out);
+  std::vector<std::string> ParseList(
+      const Field& field,
+      const std::function<std::optional<std::string>(std::string_view, std::string*)>& rule);
   void ParseToken(const Field& field, std::map<std::string, std::string>* seen_names,
                   std::map<std::string, std::string>* seen_hashes, std::vector<TokenEntry>* out);
 
@@ -536,12 +542,31 @@ CenterConfig ConfigParser::Parse(const YAML::Node& root) {
   if (auto f = Find(*top, "capacity")) ParseCapacity(*f, &config.capacity);
   if (auto f = Find(*top, "pricing")) ParsePricing(*f, &config.pricing);
   if (auto f = Find(*top, "auth")) ParseAuth(*f, &config.tokens);
+  if (auto f = Find(*top, "federation", Presence::kOptional)) {
+    ParseFederation(*f, &config.federation);
+  }
   return config;
 }
 
 void ConfigParser::ParseCenter(const Field& field, CenterIdentity* out) {
-  auto m = Map(field, {"id", "name", "hub", "city", "zone", "location"});
+  auto m =
+      Map(field, {"id", "name", "hub", "city", "zone", "location", "green_share_percent", "pue"});
   if (!m) return;
+  if (auto green = Get(*m, "green_share_percent", IntegerIn(0, 100), Presence::kOptional)) {
+    out->green_share_permille = static_cast<int32_t>(*green * 10);
+  }
+  auto pue = Get(
+      *m, "pue",
+      [](std::string_view text, std::string* why) -> std::optional<int32_t> {
+        auto amount = core::Money::ParseYuan(text);  // a decimal with at most two places
+        if (amount.ok() && amount->fen() >= 100 && amount->fen() <= 500) {
+          return static_cast<int32_t>(amount->fen() * 10);
+        }
+        *why = Quoted(text) + " is not a PUE: a decimal from 1.00 to 5.00, e.g. \"1.20\"";
+        return std::nullopt;
+      },
+      Presence::kOptional);
+  if (pue) out->pue_milli = *pue;
   auto id = Get(*m, "id",
                 TextMatching(core::IsValidCenterId,
                              "a center id is 1-63 characters of [a-z0-9-], starting with a "
@@ -660,21 +685,147 @@ void ConfigParser::ParseServer(const Field& field, ServerLimits* out) {
 }
 
 void ConfigParser::ParseCapacity(const Field& field, CapacityConfig* out) {
-  auto m = Map(field, {"source", "inventory"});
+  auto m = Map(field, {"source", "inventory", "slurm"});
   if (!m) return;
   auto source = Get(*m, "source", [](std::string_view text, std::string* why) {
     std::optional<CapacityConfig::Source> value;
     if (text == "static") {
       value = CapacityConfig::Source::kStatic;
     } else if (text == "slurm") {
-      *why = "source \"slurm\" is not supported yet; use \"static\" with an inventory";
+      value = CapacityConfig::Source::kSlurm;
     } else {
-      *why = Quoted(text) + " is not a capacity source; expected \"static\"";
+      *why = Quoted(text) + " is not a capacity source; expected \"static\" or \"slurm\"";
     }
     return value;
   });
   if (source) out->source = *source;
-  if (auto inventory = Find(*m, "inventory")) ParseInventory(*inventory, &out->inventory);
+  const bool slurm = source == CapacityConfig::Source::kSlurm;
+  // The source decides which of the two is required; the other is refused, so that a
+  // config never carries an inventory that is silently ignored.
+  for (auto [key, wanted] : {std::pair{"inventory", !slurm}, std::pair{"slurm", slurm}}) {
+    auto it = m->fields.find(std::string_view(key));
+    if (!wanted && it != m->fields.end() && source) {
+      Fail(it->second.node, it->second.path,
+           std::string("not used with source ") + (slurm ? "slurm" : "static"));
+    }
+  }
+  if (!slurm) {
+    if (auto inventory = Find(*m, "inventory")) ParseInventory(*inventory, &out->inventory);
+  } else if (auto f = Find(*m, "slurm")) {
+    ParseSlurm(*f, &out->slurm);
+  }
+}
+
+void ConfigParser::ParseSlurm(const Field& field, SlurmConfig* out) {
+  auto m = Map(field, {"socket", "refresh", "gres"});
+  if (!m) return;
+  if (auto socket = ParsePath(*m, "socket")) out->socket = *socket;
+  auto refresh =
+      Get(*m, "refresh", DurationIn(milliseconds(100), std::chrono::hours(1)), Presence::kOptional);
+  if (refresh) out->refresh = *refresh;
+  auto gres = Find(*m, "gres");
+  if (!gres) return;
+  if (!gres->node.IsMap() || gres->node.size() == 0) {
+    Fail(gres->node, gres->path,
+         "expected a map of Slurm GRES type to catalog model, e.g. {a100: a100-80g}");
+    return;
+  }
+  inventory_models_.emplace();
+  for (auto it = gres->node.begin(); it != gres->node.end(); ++it) {
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    const std::string type = key.IsScalar() ? key.Scalar() : std::string();
+    const std::string path = Join(gres->path, type);
+    if (type.empty() || !value.IsScalar()) {
+      Fail(key, path, "expected `gres_type: catalog_model`");
+      continue;
+    }
+    CheckedMap one{gres->node, gres->path, {}};
+    one.fields.emplace("model", Field{value, path});
+    if (auto model = ParseModelId(one)) {
+      auto [previous, inserted] = inventory_models_->emplace(*model, path);
+      if (!inserted) {
+        Fail(value, path,
+             "model " + *model + " is mapped twice (also at " + previous->second + ")");
+      }
+      out->gres_models.emplace_back(type, *model);
+    }
+  }
+}
+
+std::vector<std::string> ConfigParser::ParseList(
+    const Field& field,
+    const std::function<std::optional<std::string>(std::string_view, std::string*)>& rule) {
+  std::vector<std::string> out;
+  if (!IsSequence(field)) return out;
+  for (size_t i = 0; i < field.node.size(); ++i) {
+    const YAML::Node item = field.node[i];
+    const std::string path = At(field.path, i);
+    if (!item.IsScalar()) {
+      Fail(item, path, "expected a scalar value, got " + Describe(item));
+      continue;
+    }
+    std::string why;
+    if (auto value = rule(item.Scalar(), &why)) {
+      out.push_back(*value);
+    } else {
+      Fail(item, path, why);
+    }
+  }
+  return out;
+}
+
+void ConfigParser::ParseFederation(const Field& field, FederationConfig* out) {
+  auto m = Map(field, {"seeds", "revoked", "links", "gossip"});
+  if (!m) return;
+  constexpr auto kOpt = Presence::kOptional;
+  if (auto seeds = Find(*m, "seeds", kOpt)) {
+    out->seeds = ParseList(*seeds, [](std::string_view text, std::string* why) {
+      std::optional<std::string> value;
+      if (text.rfind("https://", 0) == 0 && text.size() > 8 && text.back() != '/') {
+        value = std::string(text);
+      } else {
+        *why = Quoted(text) + " is not a peer URL: expected https://host:port";
+      }
+      return value;
+    });
+  }
+  if (auto revoked = Find(*m, "revoked", kOpt)) {
+    out->revoked = ParseList(*revoked, TextMatching(core::IsValidCenterId, "expected a center id"));
+  }
+  if (auto links = Find(*m, "links", kOpt); links && IsSequence(*links)) {
+    for (size_t i = 0; i < links->node.size(); ++i) {
+      auto link =
+          Map(Field{links->node[i], At(links->path, i)}, {"center", "bandwidth_mbps", "rtt_ms"});
+      if (!link) continue;
+      LinkConfig l;
+      if (auto c =
+              Get(*link, "center", TextMatching(core::IsValidCenterId, "expected a center id")))
+        l.center = *c;
+      if (auto b = Get(*link, "bandwidth_mbps", IntegerIn(1, 10'000'000))) l.bandwidth_mbps = *b;
+      if (auto r = Get(*link, "rtt_ms", IntegerIn(0, 60'000))) l.rtt_ms = static_cast<int32_t>(*r);
+      out->links.push_back(l);
+    }
+  }
+  if (auto gossip = Find(*m, "gossip", kOpt)) {
+    auto g = Map(*gossip, {"fanout", "round", "anti_entropy", "advert_ttl", "refresh"});
+    if (!g) return;
+    GossipSettings& o = out->gossip;
+    if (auto v = Get(*g, "fanout", IntegerIn(1, 16), kOpt)) o.fanout = static_cast<int>(*v);
+    const milliseconds kMin(10), kMax(std::chrono::hours(1));
+    std::pair<const char*, milliseconds*> durations[] = {{"round", &o.round},
+                                                         {"anti_entropy", &o.anti_entropy},
+                                                         {"advert_ttl", &o.advert_ttl},
+                                                         {"refresh", &o.refresh}};
+    for (auto [key, dest] : durations) {
+      if (auto v = Get(*g, key, DurationIn(kMin, kMax), kOpt)) *dest = *v;
+    }
+    if (o.refresh >= o.advert_ttl) {
+      Fail(gossip->node, Join(gossip->path, "refresh"),
+           "refresh (" + FormatDuration(o.refresh) + ") must be shorter than advert_ttl (" +
+               FormatDuration(o.advert_ttl) + "), or adverts expire between refreshes");
+    }
+  }
 }
 
 void ConfigParser::ParseInventory(const Field& field, std::vector<InventoryEntry>* out) {
@@ -921,8 +1072,14 @@ std::string RenderCenterConfig(const CenterConfig& c) {
       << "  city: " << q(c.center.city) << "\n"
       << "  zone: " << q(c.center.zone) << "\n"
       << "  location: {lat: " << FormatDegrees(c.center.location.lat)
-      << ", lon: " << FormatDegrees(c.center.location.lon) << "}\n"
-      << "listen:\n"
+      << ", lon: " << FormatDegrees(c.center.location.lon) << "}\n";
+  if (c.center.green_share_permille != 0) {
+    out << "  green_share_percent: " << c.center.green_share_permille / 10 << "\n";
+  }
+  if (c.center.pue_milli != 0) {
+    out << "  pue: " << q(core::Money::Fen(c.center.pue_milli / 10).ToYuanString()) << "\n";
+  }
+  out << "listen:\n"
       << "  api: {address: " << q(c.api.address) << ", port: " << c.api.port << "}\n"
       << "  peer: {address: " << q(c.peer.address) << ", port: " << c.peer.port << "}\n"
       << "tls:\n"
@@ -942,10 +1099,20 @@ std::string RenderCenterConfig(const CenterConfig& c) {
       << "  write_timeout: " << FormatDuration(s.write_timeout) << "\n"
       << "  idle_timeout: " << FormatDuration(s.idle_timeout) << "\n"
       << "  drain_timeout: " << FormatDuration(s.drain_timeout) << "\n";
-  out << "capacity:\n  source: static\n  inventory:"
-      << (c.capacity.inventory.empty() ? " []\n" : "\n");
-  for (const InventoryEntry& e : c.capacity.inventory) {
-    out << "    - {model: " << q(e.model) << ", count: " << e.count << "}\n";
+  if (c.capacity.source == CapacityConfig::Source::kSlurm) {
+    out << "capacity:\n  source: slurm\n  slurm:\n"
+        << "    socket: " << q(c.capacity.slurm.socket) << "\n"
+        << "    refresh: " << FormatDuration(c.capacity.slurm.refresh) << "\n"
+        << "    gres:\n";
+    for (const auto& [type, model] : c.capacity.slurm.gres_models) {
+      out << "      " << q(type) << ": " << q(model) << "\n";
+    }
+  } else {
+    out << "capacity:\n  source: static\n  inventory:"
+        << (c.capacity.inventory.empty() ? " []\n" : "\n");
+    for (const InventoryEntry& e : c.capacity.inventory) {
+      out << "    - {model: " << q(e.model) << ", count: " << e.count << "}\n";
+    }
   }
   out << "pricing:\n"
       << "  egress_per_gb: " << q(c.pricing.egress_per_gb.ToYuanString()) << "\n"
@@ -965,6 +1132,24 @@ std::string RenderCenterConfig(const CenterConfig& c) {
     out << "    - {name: " << q(t.name) << ", role: " << RoleName(t.role)
         << ", sha256: " << q(t.sha256) << "}\n";
   }
+  const FederationConfig& f = c.federation;
+  auto list = [&](const std::vector<std::string>& items) {
+    std::string text = "[";
+    for (size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + q(items[i]);
+    return text + "]";
+  };
+  out << "federation:\n"
+      << "  seeds: " << list(f.seeds) << "\n"
+      << "  revoked: " << list(f.revoked) << "\n"
+      << "  links:" << (f.links.empty() ? " []\n" : "\n");
+  for (const LinkConfig& l : f.links) {
+    out << "    - {center: " << q(l.center) << ", bandwidth_mbps: " << l.bandwidth_mbps
+        << ", rtt_ms: " << l.rtt_ms << "}\n";
+  }
+  out << "  gossip: {fanout: " << f.gossip.fanout << ", round: " << FormatDuration(f.gossip.round)
+      << ", anti_entropy: " << FormatDuration(f.gossip.anti_entropy)
+      << ", advert_ttl: " << FormatDuration(f.gossip.advert_ttl)
+      << ", refresh: " << FormatDuration(f.gossip.refresh) << "}\n";
   return out.str();
 }
 

@@ -272,9 +272,56 @@ TEST_F(LoadTest, UnknownModelSuggestsCatalogId) {
   EXPECT_EQ(errors[1].key, "pricing.models[0].model");
 }
 
-TEST_F(LoadTest, SlurmSourceIsNotYetSupported) {
-  auto errors = Errors(Edit(kValid, "source: static", "source: slurm"));
-  ExpectOnlyError(errors, 28, 11, "capacity.source", "\"slurm\" is not supported yet");
+TEST_F(LoadTest, SlurmSourceMapsGresTypesToModels) {
+  const std::string slurm = Edit(kValid, R"(  source: static
+  inventory:
+    - {model: h800, count: 64}
+    - {model: ascend-910b, count: 128}
+)",
+                                 R"(  source: slurm
+  slurm:
+    socket: /run/slurmrestd.sock
+    refresh: 2s
+    gres: {h800: h800, 910b: ascend-910b}
+)");
+  auto config = Load(slurm);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->capacity.source, CapacityConfig::Source::kSlurm);
+  EXPECT_EQ(config->capacity.slurm.socket, "/run/slurmrestd.sock");
+  EXPECT_EQ(config->capacity.slurm.refresh, milliseconds(2000));
+  ASSERT_EQ(config->capacity.slurm.gres_models.size(), 2u);
+  EXPECT_EQ(config->capacity.slurm.gres_models[1].second, "ascend-910b");
+  // An unpriced mapped model, an unknown model, and an inventory that would be ignored.
+  auto errors = Errors(Edit(Edit(slurm, "910b: ascend-910b", "910b: ascend-910b, l40: l20"),
+                            "  slurm:\n", "  inventory: []\n  slurm:\n"));
+  ASSERT_EQ(errors.size(), 2u) << errors[0].ToString();
+  EXPECT_EQ(errors[0].key, "capacity.inventory");
+  EXPECT_NE(errors[0].message.find("not used with source slurm"), std::string::npos);
+  EXPECT_NE(errors[1].message.find("l20"), std::string::npos) << errors[1].ToString();
+}
+
+TEST_F(LoadTest, FederationSectionIsOptionalAndChecked) {
+  auto lone = Load(kValid);
+  ASSERT_TRUE(lone.ok());
+  EXPECT_TRUE(lone->federation.seeds.empty());
+  const std::string federated = kValid + R"(federation:
+  seeds: [https://10.1.2.3:7401, "https://[::1]:7401"]
+  revoked: [oldcenter]
+  links: [{center: qingpu, bandwidth_mbps: 10000, rtt_ms: 28}]
+  gossip: {fanout: 4, round: 100ms, advert_ttl: 10s, refresh: 3s}
+)";
+  auto config = Load(federated);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->federation.seeds.size(), 2u);
+  EXPECT_EQ(config->federation.revoked, std::vector<std::string>{"oldcenter"});
+  EXPECT_EQ(config->federation.links[0].rtt_ms, 28);
+  EXPECT_EQ(config->federation.gossip.fanout, 4);
+  EXPECT_EQ(config->federation.gossip.round, milliseconds(100));
+  auto errors = Errors(Edit(Edit(federated, "https://10.1.2.3:7401", "http://10.1.2.3"),
+                            "refresh: 3s", "refresh: 30s"));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "federation.seeds[0]");
+  EXPECT_EQ(errors[1].key, "federation.gossip.refresh");
 }
 
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
@@ -424,6 +471,12 @@ TEST_F(LoadTest, RenderRoundTripsAwkwardValues) {
   c.server.idle_timeout = milliseconds(3 * 60000);
   c.pricing.models[1].schedule.windows = {{6 * 60, 24 * 60, core::Money::Fen(1)}};
   c.tokens.clear();
+  c.center.green_share_permille = 620;
+  c.center.pue_milli = 1250;
+  c.federation.seeds = {"https://[::1]:7401"};
+  c.federation.revoked = {"gone"};
+  c.federation.links = {{"qingpu", 10000, 28}};
+  c.federation.gossip.round = milliseconds(150);
   auto again = ParseCenterConfig(RenderCenterConfig(c), "rendered.yaml", dir_.string());
   ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << RenderCenterConfig(c);
   again->source_file = c.source_file;
