@@ -1,7 +1,7 @@
 // `edwc agent --config FILE [--check]`: one center's gateway in the foreground.
 //
 // stdout carries exactly one line once the gateway serves:
-//   ready center=<id> api=https://<addr>:<port> epoch=<n>
+//   ready center=<id> api=https://<addr>:<port> peer=https://<addr>:<port> epoch=<n>
 // so that supervisors (edwc demo, tests, systemd's notify wrappers) can await it; logs go
 // to stderr.
 #include <cstdio>
@@ -81,8 +81,10 @@ int AgentCommand(int argc, char** argv) {
   core::LogInfo("agent", "center " + a.config().center.id + " serving on https://" +
                              UrlHost(address) + ":" + std::to_string(a.api_port()) + " (epoch " +
                              std::to_string(a.epoch()) + ")");
-  std::printf("ready center=%s api=https://%s:%u epoch=%llu\n", a.config().center.id.c_str(),
-              UrlHost(address).c_str(), a.api_port(), static_cast<unsigned long long>(a.epoch()));
+  std::printf("ready center=%s api=https://%s:%u peer=https://%s:%u epoch=%llu\n",
+              a.config().center.id.c_str(), UrlHost(address).c_str(), a.api_port(),
+              UrlHost(a.config().peer.address).c_str(), a.peer_port(),
+              static_cast<unsigned long long>(a.epoch()));
   std::fflush(stdout);
   return (*agent)->Wait() == 0 ? kExitOk : kExitFailure;
 }

@@ -11,5 +11,6 @@ inline constexpr int kExitUsage = 2;
 int AgentCommand(int argc, char** argv);
 int CertsCommand(int argc, char** argv);
 int DemoCommand(int argc, char** argv);
+int CentersCommand(int argc, char** argv);
 
 }  // namespace edwc::cli

@@ -25,6 +25,8 @@ struct DemoCenter {
   double lat;
   double lon;
   int64_t egress_per_gb_fen;
+  int32_t green_share_permille;  // illustrative: western hubs run on more wind, solar, hydro
+  int32_t pue_milli;             // illustrative: cooler, drier sites cool for less
   std::span<const DemoModel> models;
 };
 

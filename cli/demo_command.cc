@@ -28,6 +28,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/args.h"
@@ -157,7 +158,8 @@ core::Result<std::vector<uint16_t>> FreePorts(int n) {
 }
 
 config::CenterConfig CenterConfigFor(const Plan& p, const fs::path& certs,
-                                     const std::map<std::string, std::string>& tokens) {
+                                     const std::map<std::string, std::string>& tokens,
+                                     std::string seed_url) {
   const DemoCenter& d = *p.center;
   config::CenterConfig c;
   c.center = {d.id, d.name, d.hub, d.city, d.zone, {d.lat, d.lon}};
@@ -174,6 +176,10 @@ config::CenterConfig CenterConfigFor(const Plan& p, const fs::path& certs,
     c.pricing.models.push_back({m.model, schedule});
   }
   c.pricing.egress_per_gb = core::Money::Fen(d.egress_per_gb_fen);
+  // Every center joins through one seed; the rest it learns from adverts.
+  if (!seed_url.empty()) c.federation.seeds.push_back(std::move(seed_url));
+  c.center.green_share_permille = d.green_share_permille;
+  c.center.pue_milli = d.pue_milli;
   for (const char* role : kRoles) {
     config::Role r = role == std::string_view("viewer")    ? config::Role::kViewer
                      : role == std::string_view("broker")  ? config::Role::kBroker
@@ -204,46 +210,88 @@ std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
   return json::serialize(doc) + "\n";
 }
 
-// A line per center from its own /v1/centers: what a viewer sees first.
-void PrintFederation(const std::vector<Plan>& plans, const fs::path& ca,
-                     const std::string& viewer) {
-  std::printf("\n  %-12s %-18s %-18s %-24s %s\n", "CENTER", "HUB", "CITY", "API",
-              "ACCELERATORS (free/total, price now per device-hour)");
-  for (const Plan& p : plans) {
-    std::string summary;
-    auto client = gateway::HttpsClient::Create(p.api_url, {ca.string(), "", "", false});
-    if (client.ok()) {
-      auto r =
-          (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}});
-      if (r.ok() && r->status == 200) {
-        auto doc = core::ParseJsonObject(r->body);
-        if (doc.ok()) {
-          for (const auto& c : doc->at("centers").as_array()) {
-            for (const auto& a : c.at("accelerators").as_array()) {
-              const auto& o = a.as_object();
-              if (!summary.empty()) summary += ", ";
-              summary += std::string(o.at("model").as_string()) + " " +
-                         std::to_string(o.at("free").to_number<int64_t>()) + "/" +
-                         std::to_string(o.at("total").to_number<int64_t>());
-              if (const auto* price = o.if_contains("price_now_per_device_hour_cny")) {
-                summary += " @ ¥" + std::string(price->as_string());
-              }
-            }
-          }
+// GET /v1/centers from `api_url`; the parsed body or an error.
+core::Result<json::object> FetchView(const std::string& api_url, const fs::path& ca,
+                                     const std::string& viewer) {
+  EDWC_ASSIGN_OR_RETURN(
+      auto client,
+      gateway::HttpsClient::Create(api_url, {ca.string(), "", "", false}, std::chrono::seconds(5)));
+  EDWC_ASSIGN_OR_RETURN(
+      auto r, client->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}}));
+  if (r.status != 200) {
+    return core::Status(core::Code::kUnavailable, "HTTP " + std::to_string(r.status));
+  }
+  return core::ParseJsonObject(r.body);
+}
+
+// Waits until every center's view lists all centers alive; returns how long it took.
+core::Result<std::chrono::milliseconds> AwaitConvergence(const std::vector<Plan>& plans,
+                                                         const fs::path& ca,
+                                                         const std::string& viewer,
+                                                         std::chrono::seconds within) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + within;
+  std::string missing;
+  for (;;) {
+    missing.clear();
+    for (const Plan& p : plans) {
+      auto view = FetchView(p.api_url, ca, viewer);
+      size_t alive = 0;
+      if (view.ok()) {
+        for (const auto& c : view->at("centers").as_array()) {
+          if (c.at("liveness").as_string() == "alive") ++alive;
         }
-      } else {
-        summary = r.ok() ? "HTTP " + std::to_string(r->status) : r.status().ToString();
       }
-    } else {
-      summary = client.status().ToString();
+      if (alive < plans.size()) {
+        missing += std::string(missing.empty() ? "" : ", ") + p.center->id + " sees " +
+                   std::to_string(alive) + "/" + std::to_string(plans.size());
+      }
     }
-    std::printf("  %-12s %-18s %-18s %-24s %s\n", p.center->id, p.center->hub, p.center->city,
-                p.api_url.c_str(), summary.c_str());
+    const auto now = std::chrono::steady_clock::now();
+    if (missing.empty()) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+    }
+    if (now >= deadline) {
+      return core::Status(core::Code::kUnavailable, "federation did not converge: " + missing);
+    }
+    // Polling the API the way a user would; gossip rounds are 200 ms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
-// Asks every center for the same quote and prints them cheapest first: the question a
-// broker brings to the federation, answered by each center's own price schedule.
+// The federation as the first center sees it: what a viewer sees first.
+void PrintFederation(const std::vector<Plan>& plans, const fs::path& ca,
+                     const std::string& viewer) {
+  auto view = FetchView(plans[0].api_url, ca, viewer);
+  if (!view.ok()) {
+    std::printf("  (cannot read the view of %s: %s)\n", plans[0].center->id,
+                view.status().ToString().c_str());
+    return;
+  }
+  std::printf("\nThe federation as %s sees it (GET %s/v1/centers):\n\n", plans[0].center->id,
+              plans[0].api_url.c_str());
+  std::printf("  %-12s %-18s %-18s %-8s %8s  %s\n", "CENTER", "HUB", "CITY", "LIVENESS", "PFLOPS",
+              "ACCELERATORS (free/total @ price now per device-hour)");
+  for (const auto& c : view->at("centers").as_array()) {
+    std::string summary;
+    for (const auto& a : c.at("accelerators").as_array()) {
+      const auto& o = a.as_object();
+      if (!summary.empty()) summary += ", ";
+      summary += std::string(o.at("model").as_string()) + " " +
+                 std::to_string(o.at("free").to_number<int64_t>()) + "/" +
+                 std::to_string(o.at("total").to_number<int64_t>()) + " @ ¥" +
+                 std::string(o.at("price_now_per_device_hour_cny").as_string());
+    }
+    std::printf("  %-12s %-18s %-18s %-8s %8s  %s\n", std::string(c.at("id").as_string()).c_str(),
+                std::string(c.at("hub").as_string()).c_str(),
+                std::string(c.at("city").as_string()).c_str(),
+                std::string(c.at("liveness").as_string()).c_str(),
+                std::string(c.at("free_fp16_dense_pflops").as_string()).c_str(), summary.c_str());
+  }
+}
+
+// Asks one center for a quote: it answers for the whole federation, cheapest first,
+// each center priced by its own time-of-use schedule.
 void PrintSampleQuotes(const std::vector<Plan>& plans, const fs::path& ca,
                        const std::string& broker) {
   // The model offered by the most centers (first in demo order on a tie).
@@ -255,28 +303,21 @@ void PrintSampleQuotes(const std::vector<Plan>& plans, const fs::path& ca,
     }
   }
   if (model.empty()) return;
+  auto client = gateway::HttpsClient::Create(plans[0].api_url, {ca.string(), "", "", false});
+  if (!client.ok()) return;
   const std::string body = R"({"model":")" + model + R"(","count":8,"duration_minutes":120})";
-  std::vector<std::pair<int64_t, std::string>> quotes;
-  for (const Plan& p : plans) {
-    auto client = gateway::HttpsClient::Create(p.api_url, {ca.string(), "", "", false});
-    if (!client.ok()) continue;
-    auto r = (*client)->Request(
-        "POST", "/v1/quotes", body,
-        {{"authorization", "Bearer " + broker}, {"content-type", "application/json"}});
-    if (!r.ok() || r->status != 200) continue;
-    auto doc = core::ParseJsonObject(r->body);
-    if (!doc.ok()) continue;
-    for (const auto& q : doc->at("quotes").as_array()) {
-      quotes.emplace_back(
-          q.at("cost_fen").to_number<int64_t>(),
-          std::string(p.center->id) + " ¥" + std::string(q.at("cost_cny").as_string()));
-    }
-  }
-  if (quotes.empty()) return;
-  std::sort(quotes.begin(), quotes.end());
-  std::printf("\nQuotes for 8 x %s for 2 hours from now, cheapest first:\n  ", model.c_str());
+  auto r = (*client)->Request(
+      "POST", "/v1/quotes", body,
+      {{"authorization", "Bearer " + broker}, {"content-type", "application/json"}});
+  if (!r.ok() || r->status != 200) return;
+  auto doc = core::ParseJsonObject(r->body);
+  if (!doc.ok()) return;
+  std::printf("\nQuotes for 8 x %s for 2 hours from now, cheapest first (POST /v1/quotes):\n  ",
+              model.c_str());
+  const auto& quotes = doc->at("quotes").as_array();
   for (size_t i = 0; i < quotes.size(); ++i) {
-    std::printf("%s%s", i ? ", " : "", quotes[i].second.c_str());
+    std::printf("%s%s ¥%s", i ? ", " : "", std::string(quotes[i].at("center").as_string()).c_str(),
+                std::string(quotes[i].at("cost_cny").as_string()).c_str());
   }
   std::printf("\n");
 }
@@ -372,7 +413,13 @@ int DemoCommand(int argc, char** argv) {
         !st.ok()) {
       return Fail("issuing the certificate of " + std::string(p.center->id) + ": " + st.ToString());
     }
-    const std::string yaml = config::RenderCenterConfig(CenterConfigFor(p, certs, tokens));
+    // Center 0 joins through center 1; every other center through center 0.
+    const int seed = i == 0 ? (*n > 1 ? 1 : -1) : 0;
+    const std::string seed_url =
+        seed < 0 ? std::string()
+                 : "https://127.0.0.1:" + std::to_string(ports[static_cast<size_t>(2 * seed + 1)]);
+    const std::string yaml =
+        config::RenderCenterConfig(CenterConfigFor(p, certs, tokens, seed_url));
     if (auto st = WriteFileAtomic(p.config, yaml, 0644); !st.ok()) return Fail(st.ToString());
     plans.push_back(std::move(p));
   }
@@ -433,6 +480,14 @@ int DemoCommand(int argc, char** argv) {
 
   std::printf("edwc demo: %zu centers running, each its own gateway process (dir %s)\n",
               plans.size(), dir.c_str());
+  auto converged =
+      AwaitConvergence(plans, ca_dir / "ca.pem", tokens.at("viewer"), std::chrono::seconds(30));
+  if (converged.ok()) {
+    std::printf("Federation converged: every center sees all %zu alive after %lld ms.\n",
+                plans.size(), static_cast<long long>(converged->count()));
+  } else {
+    std::printf("Warning: %s\n", converged.status().message().c_str());
+  }
   PrintFederation(plans, ca_dir / "ca.pem", tokens.at("viewer"));
   PrintSampleQuotes(plans, ca_dir / "ca.pem", tokens.at("broker"));
   std::printf(

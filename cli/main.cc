@@ -17,6 +17,8 @@ constexpr std::string_view kUsage = R"(edwc: the East-Data-West-Computing federa
 Usage:
   edwc demo [--centers N] [--base-port P] [--dir D] [--prepare-only] [--workload none] [--fresh]
         Start a local federation of N centers (default 4), each its own gateway process.
+  edwc centers [--demo DIR | --url URL --ca FILE --token T] [--json]
+        The federation view of one center: every center, liveness, free compute, prices.
   edwc agent --config FILE [--check]
         Run one center's gateway; --check validates the configuration and exits.
   edwc certs init-ca --dir D [--force]
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   if (cmd == "agent") return edwc::cli::AgentCommand(argc, argv);
   if (cmd == "certs") return edwc::cli::CertsCommand(argc, argv);
   if (cmd == "demo") return edwc::cli::DemoCommand(argc, argv);
+  if (cmd == "centers") return edwc::cli::CentersCommand(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("edwc %s\n", EDWC_VERSION);
     return 0;

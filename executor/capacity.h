@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ class CapacitySource {
   virtual ~CapacitySource() = default;
   // The current capacity per model, in a stable (model id) order.
   virtual core::Result<std::vector<ModelCapacity>> Read() = 0;
+  // Registers `callback` to run after capacity changes (so a new advert can go out). It
+  // runs on the source's own thread and must not block; it may call Read(). Sources whose
+  // capacity never changes on their own (static) ignore it.
+  virtual void OnChange(std::function<void()> callback) { (void)callback; }
 };
 
 using CapacitySourcePtr = std::unique_ptr<CapacitySource>;

@@ -1,14 +1,20 @@
 #include "gateway/agent.h"
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 
+#include "config/load.h"
 #include "core/log.h"
+#include "executor/slurm_capacity.h"
 #include "gateway/api.h"
 #include "gateway/auth.h"
 #include "gateway/certs.h"
+#include "gateway/federation_service.h"
 #include "gateway/http_server.h"
 #include "gateway/io_runtime.h"
 #include "gateway/metrics.h"
@@ -19,16 +25,25 @@ namespace edwc::gateway {
 
 namespace {
 
-std::vector<executor::ModelCapacity> Inventory(const config::CapacityConfig& capacity) {
-  std::vector<executor::ModelCapacity> out;
-  for (const auto& e : capacity.inventory) out.push_back({e.model, e.count, 0});
-  return out;
+// The capacity source the config names: the static inventory, or slurmrestd (whose first
+// read happens here, so a center never advertises before it knows its capacity).
+core::Result<executor::CapacitySourcePtr> MakeCapacity(const config::CapacityConfig& capacity) {
+  if (capacity.source == config::CapacityConfig::Source::kSlurm) {
+    executor::SlurmCapacityOptions options;
+    options.socket_path = capacity.slurm.socket;
+    options.refresh = capacity.slurm.refresh;
+    options.gres_models = capacity.slurm.gres_models;
+    return executor::MakeSlurmCapacity(std::move(options));
+  }
+  std::vector<executor::ModelCapacity> inventory;
+  for (const auto& e : capacity.inventory) inventory.push_back({e.model, e.count, 0});
+  return executor::MakeStaticCapacity(std::move(inventory));
 }
 
-ServerSettings ApiSettings(const config::CenterConfig& c) {
+ServerSettings ListenerSettings(const config::CenterConfig& c, const config::Listener& l) {
   ServerSettings s;
-  s.address = c.api.address;
-  s.port = c.api.port;
+  s.address = l.address;
+  s.port = l.port;
   s.max_connections = c.server.max_connections;
   s.header_limit_bytes = c.server.header_limit_bytes;
   s.body_limit_bytes = c.server.body_limit_bytes;
@@ -40,6 +55,17 @@ ServerSettings ApiSettings(const config::CenterConfig& c) {
   s.tls.key_file = c.tls.key;
   s.tls.ca_file = c.tls.ca;
   return s;
+}
+
+std::string UrlHost(const std::string& address) {
+  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+// Modification time of a file, or 0 when it cannot be read.
+int64_t MtimeNs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 core::Result<std::string> ReadFile(const std::string& path, std::string field) {
@@ -74,14 +100,17 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
   return core::Status::Ok();
 }
 
+void WatchConfig(Agent::Impl* p);
+
 struct Agent::Impl {
-  explicit Impl(config::CenterConfig c)
+  Impl(config::CenterConfig c, executor::CapacitySourcePtr source)
       : config(std::move(c)),
         runtime(config.server.io_threads),
         auth(config.tokens),
-        capacity(executor::MakeStaticCapacity(Inventory(config.capacity))),
+        capacity(std::move(source)),
         api(config, capacity.get(), &clock, &metrics),
-        router(&auth, &metrics) {}
+        router(&auth, &metrics),
+        peer_router(&auth, &metrics) {}
   // The I/O threads stop before anything they may touch (server, router, store) goes,
   // whichever way the agent ends, including a failed Start.
   ~Impl() {
@@ -97,9 +126,15 @@ struct Agent::Impl {
   executor::CapacitySourcePtr capacity;
   ApiService api;
   Router router;
+  Router peer_router;  // peer routes only: mTLS identifies the caller, no bearer tokens
   std::unique_ptr<HttpServer> server;
+  std::unique_ptr<HttpServer> peer_server;
+  std::unique_ptr<FederationService> federation;
+  std::atomic<FederationService*> federation_ready{nullptr};
+  int64_t config_mtime = 0;
   storage::StorePtr store;
   uint16_t api_port = 0;
+  uint16_t peer_port = 0;
   uint64_t epoch = 0;
 
   std::mutex mu;
@@ -108,6 +143,30 @@ struct Agent::Impl {
   bool drained = false;         // GUARDED_BY(mu)
 };
 
+// The revocation list is applied without a restart: the config file is re-read when it
+// changes (checked every two seconds); other changed keys wait for a restart.
+void WatchConfig(Agent::Impl* p) {
+  if (p->config.source_file.empty()) return;
+  p->config_mtime = MtimeNs(p->config.source_file);
+  p->runtime.Every(std::chrono::seconds(2), [p] {
+    const int64_t mtime = MtimeNs(p->config.source_file);
+    if (mtime == 0 || mtime == p->config_mtime) return true;
+    p->config_mtime = mtime;
+    std::vector<config::ConfigError> errors;
+    auto fresh = config::LoadCenterConfig(p->config.source_file, &errors);
+    if (!fresh.ok()) {
+      core::LogWarn("agent", "config changed but does not load; keeping the running one:\n" +
+                                 fresh.status().message());
+      return true;
+    }
+    p->federation->SetRevoked(fresh->federation.revoked);
+    std::string list;
+    for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
+    core::LogInfo("agent", "config reloaded: revoked centers now [" + list + "]");
+    return true;
+  });
+}
+
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Agent::~Agent() = default;
@@ -115,14 +174,36 @@ Agent::~Agent() = default;
 core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
                                                   bool handle_signals) {
   EDWC_RETURN_IF_ERROR(CheckTls(config));
-  auto impl = std::make_unique<Impl>(std::move(config));
+  auto capacity = MakeCapacity(config.capacity);
+  if (!capacity.ok()) return capacity.status().WithContext("capacity");
+  auto impl = std::make_unique<Impl>(std::move(config), std::move(capacity).value());
   Impl* p = impl.get();
   p->api.RegisterRoutes(p->router);
   p->server = std::make_unique<HttpServer>(
-      p->runtime, ApiSettings(p->config),
+      p->runtime, ListenerSettings(p->config, p->config.api),
       [p](HttpRequest& req, Respond respond) { p->router.Dispatch(req, std::move(respond)); },
       &p->metrics);
   EDWC_ASSIGN_OR_RETURN(p->api_port, p->server->Listen());
+  // The peer listener: TLS 1.3 with a client certificate from the federation CA. Its
+  // routes answer 503 until the federation service exists (storage opens first).
+  p->peer_router.Add(
+      "POST", FederationService::kGossipPath, Access::Public(),
+      [p](HttpRequest& req, const RouteContext&, Respond respond) {
+        FederationService* f = p->federation_ready.load();
+        if (f == nullptr) {
+          return respond(HttpResponse::Error(core::Status(core::Code::kUnavailable, "not ready")));
+        }
+        f->HandleGossip(req, std::move(respond));
+      });
+  ServerSettings peer = ListenerSettings(p->config, p->config.peer);
+  peer.tls.require_client_cert = true;
+  p->peer_server = std::make_unique<HttpServer>(
+      p->runtime, peer,
+      [p](HttpRequest& req, Respond respond) { p->peer_router.Dispatch(req, std::move(respond)); },
+      &p->metrics);
+  uint16_t peer_port = 0;
+  EDWC_ASSIGN_OR_RETURN(peer_port, p->peer_server->Listen());
+  p->peer_port = peer_port;
   if (handle_signals) {
     p->runtime.OnSignal([p](int sig) {
       core::LogInfo("agent", std::string("signal ") + std::to_string(sig) + ": draining");
@@ -145,11 +226,21 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   auto epoch = storage::BumpEpoch(*p->store);
   if (!epoch.ok()) return epoch.status().WithContext("storage epoch");
   p->epoch = *epoch;
-  p->api.SetReady(p->epoch);
+  const std::string peer_url =
+      "https://" + UrlHost(p->config.peer.address) + ":" + std::to_string(p->peer_port);
+  auto federation = FederationService::Create(p->config, p->epoch, peer_url, p->capacity.get(),
+                                              p->runtime, &p->metrics, &p->clock);
+  if (!federation.ok()) return federation.status().WithContext("federation");
+  p->federation = std::move(federation).value();
+  p->federation_ready = p->federation.get();
+  p->federation->Start();
+  p->api.SetReady(p->epoch, p->federation.get());
+  WatchConfig(p);
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
 uint16_t Agent::api_port() const { return impl_->api_port; }
+uint16_t Agent::peer_port() const { return impl_->peer_port; }
 uint64_t Agent::epoch() const { return impl_->epoch; }
 const config::CenterConfig& Agent::config() const { return impl_->config; }
 
@@ -164,6 +255,8 @@ int Agent::Wait() {
   std::unique_lock lock(p->mu);
   p->cv.wait(lock, [p] { return p->stop_requested; });
   lock.unlock();
+  p->federation->Stop();
+  p->peer_server->Drain([] {});
   p->server->Drain([p] {
     std::lock_guard inner(p->mu);
     p->drained = true;

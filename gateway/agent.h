@@ -27,6 +27,7 @@ class Agent {
   static core::Status CheckTls(const config::CenterConfig& config);
 
   uint16_t api_port() const;
+  uint16_t peer_port() const;
   uint64_t epoch() const;
   const config::CenterConfig& config() const;
 
@@ -37,6 +38,7 @@ class Agent {
 
  private:
   struct Impl;
+  friend void WatchConfig(Impl* p);
   explicit Agent(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -2,7 +2,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <optional>
 #include <thread>
@@ -47,6 +49,25 @@ void IoRuntime::OnSignal(std::function<void(int)> fn) {
   impl_->signals.add(SIGINT);
   impl_->signals.add(SIGTERM);
   impl_->WaitSignal();
+}
+
+void IoRuntime::Post(std::function<void()> fn) { net::post(impl_->ioc, std::move(fn)); }
+
+void IoRuntime::Every(std::chrono::milliseconds period, std::function<bool()> fn) {
+  struct Ticker : std::enable_shared_from_this<Ticker> {
+    Ticker(net::io_context& ioc, std::chrono::milliseconds p, std::function<bool()> f)
+        : timer(ioc), period(p), fn(std::move(f)) {}
+    void Arm() {
+      timer.expires_after(period);
+      timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec && self->fn()) self->Arm();
+      });
+    }
+    net::steady_timer timer;
+    std::chrono::milliseconds period;
+    std::function<bool()> fn;
+  };
+  std::make_shared<Ticker>(impl_->ioc, period, std::move(fn))->Arm();
 }
 
 void IoRuntime::Start() {

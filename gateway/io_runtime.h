@@ -4,6 +4,7 @@
 // Thread-safety: Start/Stop/Wait from one controlling thread; OnSignal before Start.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -25,6 +26,14 @@ class IoRuntime {
 
   // Calls fn(signal_number) on an I/O thread when SIGINT or SIGTERM arrives.
   void OnSignal(std::function<void(int)> fn);
+
+  // Runs fn on an I/O thread, soon.
+  void Post(std::function<void()> fn);
+
+  // Calls fn on an I/O thread every `period` (first after one period) until it returns
+  // false or the runtime stops. Calls do not overlap. For protocol ticks (gossip rounds,
+  // refreshes); a slow fn delays its next call rather than piling calls up.
+  void Every(std::chrono::milliseconds period, std::function<bool()> fn);
 
   void Start();  // starts the threads
   void Stop();   // stops the io_context (pending work is abandoned)

@@ -54,6 +54,12 @@ void Metrics::AddGauge(std::string name, std::string help, std::function<double(
   gauges_.push_back({std::move(name), std::move(help), std::move(fn)});
 }
 
+void Metrics::AddFamily(std::string name, std::string help, std::string type,
+                        std::function<Samples()> fn) {
+  std::lock_guard lock(gauges_mu_);
+  families_.push_back({std::move(name), std::move(help), std::move(type), std::move(fn)});
+}
+
 namespace {
 
 void AppendCounter(std::string& out, std::string_view name, std::string_view help,
@@ -129,6 +135,14 @@ std::string Metrics::RenderPrometheus() const {
                 static_cast<double>(timeouts.load()));
   std::lock_guard lock(gauges_mu_);
   for (const Gauge& g : gauges_) AppendCounter(out, g.name, g.help, "gauge", g.fn());
+  for (const Family& f : families_) {
+    out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    for (const auto& [labels, value] : f.fn()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", value);
+      out += f.name + "{" + labels + "} " + buf + "\n";
+    }
+  }
   return out;
 }
 

@@ -46,6 +46,11 @@ class Metrics {
   // Extra gauges rendered as-is: fn() is called at render time.
   void AddGauge(std::string name, std::string help, std::function<double()> fn);
 
+  // A metric family with labels: fn() returns (label set, value) pairs at render time,
+  // e.g. {"reason=\"forged\"", 3}. `type` is "counter" or "gauge".
+  using Samples = std::vector<std::pair<std::string, double>>;
+  void AddFamily(std::string name, std::string help, std::string type, std::function<Samples()> fn);
+
   std::string RenderPrometheus() const;
 
  private:
@@ -66,6 +71,11 @@ class Metrics {
 
   std::deque<Route> routes_;  // stable addresses; grows only before serving
   std::vector<Gauge> gauges_;
+  struct Family {
+    std::string name, help, type;
+    std::function<Samples()> fn;
+  };
+  std::vector<Family> families_;  // GUARDED_BY(gauges_mu_)
   mutable std::mutex gauges_mu_;
 };
 

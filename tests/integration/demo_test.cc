@@ -99,8 +99,14 @@ TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
     auto r = (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + viewer}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(r->status, 200) << r->body;
+    // Each center serves the whole federation, itself marked `self`.
     json::value v = json::parse(r->body);
-    EXPECT_EQ(Str(v.at("centers").at(0).at("id")), Str(c.at("id")));
+    const json::array& view = v.at("centers").as_array();
+    EXPECT_EQ(view.size(), 3u) << r->body;
+    for (const auto& entry : view) {
+      EXPECT_EQ(Str(entry.at("liveness")), "alive") << Str(entry.at("id"));
+      EXPECT_EQ(entry.at("self").as_bool(), Str(entry.at("id")) == Str(c.at("id")));
+    }
     auto anonymous = (*client)->Request("GET", "/v1/centers");
     ASSERT_TRUE(anonymous.ok());
     EXPECT_EQ(anonymous->status, 401);

@@ -1,0 +1,234 @@
+// The peer listener's mutual TLS over real sockets on loopback port 0, with CAs made at
+// test time: who may connect (a center certificate of the federation CA, over TLS 1.3)
+// and who may not (another CA, an expired certificate, no certificate, TLS 1.2), and the
+// client side: a server certificate from another CA is refused by the peer client.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <memory>
+
+#include "gateway/certs.h"
+#include "gateway/http_client.h"
+#include "gateway/http_server.h"
+#include "gateway/io_runtime.h"
+#include "gateway/openssl_ptr.h"
+#include "gateway/peer_client.h"
+#include "tests/support/test_support.h"
+
+namespace edwc::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+// IssueCenterCert dates a certificate's end from now, so it cannot make an expired one:
+// this issues one, re-dates it to [now - 10 days, now - 1 day] and re-signs it with the
+// test CA's key, rewriting center.pem and chain.pem.
+void IssueExpiredCert(const std::string& ca_dir, const std::string& center,
+                      const std::string& out) {
+  ASSERT_TRUE(IssueCenterCert(ca_dir, center, out).ok());
+  BioPtr cert_in(BIO_new_file((out + "/center.pem").c_str(), "r"));
+  X509Ptr cert(PEM_read_bio_X509(cert_in.get(), nullptr, nullptr, nullptr));
+  BioPtr key_in(BIO_new_file((ca_dir + "/ca.key").c_str(), "r"));
+  OpenSslPtr<EVP_PKEY, EVP_PKEY_free> ca_key(
+      PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr));
+  ASSERT_TRUE(cert && ca_key);
+  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -10L * 86400) != nullptr);
+  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notAfter(cert.get()), -1L * 86400) != nullptr);
+  ASSERT_GT(X509_sign(cert.get(), ca_key.get(), EVP_sha256()), 0);
+  BioPtr pem(BIO_new(BIO_s_mem()));
+  ASSERT_EQ(PEM_write_bio_X509(pem.get(), cert.get()), 1);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(pem.get(), &data);
+  const std::string leaf(data, static_cast<size_t>(n));
+  std::ifstream ca_in(ca_dir + "/ca.pem");
+  const std::string ca_pem((std::istreambuf_iterator<char>(ca_in)), {});
+  std::ofstream(out + "/center.pem", std::ios::trunc) << leaf;
+  std::ofstream(out + "/chain.pem", std::ios::trunc) << leaf << ca_pem;
+}
+
+config::TlsFiles Files(const testing::TestPki& pki) {
+  return {pki.ca_file, pki.cert_file, pki.key_file};
+}
+
+// A peer listener (TLS 1.3, client certificate required) whose handler answers with the
+// caller's center id, on its own runtime.
+class PeerListener {
+ public:
+  explicit PeerListener(const testing::TestPki& pki) : runtime_(2) {
+    ServerSettings s;
+    s.tls = {pki.cert_file, pki.key_file, pki.ca_file, /*require_client_cert=*/true};
+    s.handshake_timeout = 2s;
+    server_ = std::make_unique<HttpServer>(
+        runtime_, s,
+        [this](HttpRequest& req, Respond respond) {
+          served_++;
+          respond(HttpResponse::Json(200, req.peer_center));
+        },
+        nullptr);
+    auto port = server_->Listen();
+    EXPECT_TRUE(port.ok()) << port.status().ToString();
+    port_ = port.ok() ? *port : 0;
+    runtime_.Start();
+  }
+  ~PeerListener() {
+    auto drained = std::make_shared<std::promise<void>>();
+    server_->Drain([drained] { drained->set_value(); });
+    EXPECT_EQ(drained->get_future().wait_for(5s), std::future_status::ready);
+    runtime_.Stop();
+    runtime_.Join();
+  }
+  uint16_t port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  int served() const { return served_.load(); }
+
+ private:
+  IoRuntime runtime_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+  std::atomic<int> served_{0};
+};
+
+class PeerTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alpha_ = testing::MakeTestPki(dir_.path(), "alpha");
+    beta_ = testing::MakeTestPki(dir_.path(), "beta");
+    // Same center id as a member, but issued by a CA the federation does not trust.
+    rogue_ = testing::MakeTestPki(dir_.Sub("rogue"), "beta");
+    const std::string stale_dir = dir_.Sub("stale");
+    IssueExpiredCert(dir_.Sub("ca"), "gamma", stale_dir);
+    stale_ = {alpha_.ca_file, stale_dir + "/chain.pem", stale_dir + "/center.key"};
+    client_runtime_.Start();
+  }
+  void TearDown() override {
+    client_runtime_.Stop();
+    client_runtime_.Join();
+  }
+
+  std::unique_ptr<HttpsPeerClient> Client(const config::TlsFiles& tls) {
+    PeerClientOptions options;
+    options.max_attempts = 1;
+    auto client = HttpsPeerClient::Create(client_runtime_, tls, options, nullptr);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(client).value() : nullptr;
+  }
+
+  static core::Result<PeerResponse> Get(PeerClient& client, const std::string& url) {
+    auto done = std::make_shared<std::promise<core::Result<PeerResponse>>>();
+    auto future = done->get_future();
+    client.Get(url, "/whoami", /*idempotent=*/false,
+               [done](core::Result<PeerResponse> r) { done->set_value(std::move(r)); });
+    if (future.wait_for(10s) != std::future_status::ready) {
+      return core::Status(core::Code::kInternal, "no callback within 10 s");
+    }
+    return future.get();
+  }
+
+  testing::TempDir dir_;
+  testing::TestPki alpha_, beta_, rogue_, stale_;
+  IoRuntime client_runtime_{2};
+};
+
+TEST_F(PeerTlsTest, CenterCertificateOfTheFederationIsServedWithItsId) {
+  PeerListener listener(alpha_);
+  auto client = Client(Files(beta_));
+  auto r = Get(*client, listener.url());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "beta");          // the server saw the client's SAN id
+  EXPECT_EQ(r->peer_center, "alpha");  // and the client the server's
+  EXPECT_EQ(listener.served(), 1);
+}
+
+TEST_F(PeerTlsTest, ClientCertificateFromAnotherCaIsRefused) {
+  PeerListener listener(alpha_);
+  // The client trusts the federation CA but presents the rogue CA's certificate.
+  auto client = Client({alpha_.ca_file, rogue_.cert_file, rogue_.key_file});
+  auto r = Get(*client, listener.url());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), core::Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(listener.served(), 0);
+}
+
+TEST_F(PeerTlsTest, ExpiredClientCertificateIsRefused) {
+  PeerListener listener(alpha_);
+  auto client = Client(Files(stale_));
+  auto r = Get(*client, listener.url());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(listener.served(), 0);
+}
+
+TEST_F(PeerTlsTest, NoClientCertificateIsRefused) {
+  PeerListener listener(alpha_);
+  auto client = HttpsClient::Create(listener.url(), {alpha_.ca_file, "", "", /*tls13_only=*/true},
+                                    std::chrono::seconds(5));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto r = (*client)->Request("GET", "/whoami");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(listener.served(), 0);
+}
+
+// A raw OpenSSL client with a valid center certificate but limited to TLS 1.2.
+bool Tls12Handshakes(uint16_t port, const testing::TestPki& pki) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx.get(), pki.cert_file.c_str()), 1);
+  EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx.get(), pki.key_file.c_str(), SSL_FILETYPE_PEM), 1);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    ok = SSL_connect(ssl.get()) == 1;
+  }
+  close(fd);
+  return ok;
+}
+
+TEST_F(PeerTlsTest, Tls12ClientIsRefused) {
+  PeerListener listener(alpha_);
+  EXPECT_FALSE(Tls12Handshakes(listener.port(), beta_));
+  EXPECT_EQ(listener.served(), 0);
+}
+
+TEST_F(PeerTlsTest, PeerClientRefusesServerCertificateFromAnotherCa) {
+  // The listener trusts the rogue CA for clients, so only the client's check can refuse.
+  PeerListener listener(rogue_);
+  auto client = Client({alpha_.ca_file, rogue_.cert_file, rogue_.key_file});
+  auto r = Get(*client, listener.url());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), core::Code::kPermissionDenied) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("refused"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(listener.served(), 0);
+  EXPECT_EQ(client->connections_opened(), 0u);
+}
+
+TEST_F(PeerTlsTest, CreateRefusesAKeyOfAnotherCertificate) {
+  // Creating the client with files that do not belong together fails up front.
+  auto mismatched = HttpsPeerClient::Create(
+      client_runtime_, {alpha_.ca_file, alpha_.cert_file, beta_.key_file}, {}, nullptr);
+  EXPECT_FALSE(mismatched.ok());
+  EXPECT_EQ(mismatched.status().code(), core::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace edwc::gateway
