@@ -498,6 +498,7 @@ int DemoCommand(int argc, char** argv) {
       "'{\"model\":\"%s\",\"count\":8,\"duration_minutes\":120}' %s/v1/quotes\n",
       dir.c_str(), tokens.at("broker").c_str(), plans[0].center->models[0].model,
       plans[0].api_url.c_str());
+  std::printf("  edwc centers --demo %s        # the federation view as a table\n", dir.c_str());
   std::printf("Tokens for every role, URLs and paths: %s\n", demo_json.c_str());
   std::printf("Logs: %s/centers/<id>/agent.log   Metrics: <api>/metrics\n", dir.c_str());
   if (workload == "sample") {
