@@ -143,8 +143,8 @@ struct Agent::Impl {
   bool drained = false;         // GUARDED_BY(mu)
 };
 
-// The revocation list is applied without a restart: the config file is re-read when it
-// changes (checked every two seconds); other changed keys wait for a restart.
+// Prices and the revocation list are applied without a restart: the config file is
+// re-read when it changes (checked every two seconds); other changed keys wait for one.
 void WatchConfig(Agent::Impl* p) {
   if (p->config.source_file.empty()) return;
   p->config_mtime = MtimeNs(p->config.source_file);
@@ -160,9 +160,10 @@ void WatchConfig(Agent::Impl* p) {
       return true;
     }
     p->federation->SetRevoked(fresh->federation.revoked);
+    p->federation->SetPricing(fresh->pricing);
     std::string list;
     for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
-    core::LogInfo("agent", "config reloaded: revoked centers now [" + list + "]");
+    core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
     return true;
   });
 }

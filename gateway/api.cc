@@ -41,12 +41,15 @@ std::string FormatScaled(int64_t value, int digits) {
   const bool negative = value < 0;
   const uint64_t magnitude =
       negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  std::string out =
-      (negative ? "-" : "") + std::to_string(magnitude / static_cast<uint64_t>(scale));
+  std::string out = negative ? "-" : "";
+  out += std::to_string(magnitude / static_cast<uint64_t>(scale));
   std::string fraction = std::to_string(magnitude % static_cast<uint64_t>(scale));
   fraction.insert(0, static_cast<size_t>(digits) - fraction.size(), '0');
   while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-  if (!fraction.empty()) out += "." + fraction;
+  if (!fraction.empty()) {
+    out += '.';
+    out += fraction;
+  }
   return out;
 }
 std::string FormatMicro(int64_t v) { return FormatScaled(v, 6); }

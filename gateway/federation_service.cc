@@ -68,6 +68,8 @@ struct FederationService::Impl : std::enable_shared_from_this<FederationService:
   uint64_t seq = 0;                                 // GUARDED_BY(mu)
   std::vector<executor::ModelCapacity> advertised;  // GUARDED_BY(mu): capacity in the last advert
   bool stopped = false;                             // GUARDED_BY(mu)
+  config::PriceList pricing;  // GUARDED_BY(mu): starts as config.pricing
+  bool reissue = false;       // GUARDED_BY(mu): advertise at the next chance
 
   bool Revoked(std::string_view center) const {
     std::shared_lock lock(revoked_mu);
@@ -102,7 +104,7 @@ core::Result<CapacityAdvert> FederationService::Impl::BuildAdvert(
     ma.model = m.model;
     ma.total = m.total;
     ma.free = std::max(0, m.free());
-    for (const config::ModelPrice& p : config.pricing.models) {
+    for (const config::ModelPrice& p : pricing.models) {
       if (p.model == m.model) ma.price = p.schedule;
     }
     if (const core::AcceleratorModel* spec = core::FindAccelerator(m.model)) {
@@ -113,7 +115,7 @@ core::Result<CapacityAdvert> FederationService::Impl::BuildAdvert(
   }
   std::sort(a.models.begin(), a.models.end(),
             [](const auto& x, const auto& y) { return x.model < y.model; });
-  a.egress_per_gb = config.pricing.egress_per_gb;
+  a.egress_per_gb = pricing.egress_per_gb;
   for (const config::LinkConfig& l : config.federation.links) {
     a.links.push_back({l.center, l.bandwidth_mbps, l.rtt_ms});
   }
@@ -143,7 +145,8 @@ std::vector<Outbound> FederationService::Impl::MaybeReissue(core::Time now, bool
     }
     return true;
   };
-  if (!force && same(*models, advertised) && !gossip->LocalAdvertDue(now)) return {};
+  if (!force && !reissue && same(*models, advertised) && !gossip->LocalAdvertDue(now)) return {};
+  reissue = false;
   auto advert = BuildAdvert(*models, now, ++seq);
   if (!advert.ok()) {
     core::LogError("federation", "cannot sign our advert: " + advert.status().ToString());
@@ -227,6 +230,7 @@ core::Result<std::unique_ptr<FederationService>> FederationService::Create(
   EDWC_ASSIGN_OR_RETURN(impl->peers,
                         HttpsPeerClient::Create(runtime, config.tls, options, metrics));
   impl->revoked.insert(config.federation.revoked.begin(), config.federation.revoked.end());
+  impl->pricing = config.pricing;
   // Seeded per run so that two centers started together do not pick alike.
   const uint64_t seed =
       std::hash<std::string>()(config.center.id) ^ (epoch * 0x9e3779b97f4a7c15ull);
@@ -322,6 +326,19 @@ void FederationService::SetRevoked(const std::vector<std::string>& centers) {
 }
 
 bool FederationService::IsRevoked(std::string_view center) const { return impl_->Revoked(center); }
+
+void FederationService::SetPricing(const config::PriceList& pricing) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->pricing == pricing) return;
+    impl_->pricing = pricing;
+    impl_->reissue = true;
+  }
+  // Advertise now rather than at the next round.
+  impl_->runtime.Post([weak = std::weak_ptr<Impl>(impl_)] {
+    if (auto self = weak.lock()) self->Send(self->MaybeReissue(self->clock->Now(), false));
+  });
+}
 
 std::vector<federation::ViewEntry> FederationService::View(core::Time now) const {
   std::vector<federation::ViewEntry> view;

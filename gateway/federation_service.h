@@ -63,6 +63,9 @@ class FederationService final : public ViewSource {
   void SetRevoked(const std::vector<std::string>& centers);
   bool IsRevoked(std::string_view center) const;
 
+  // Replaces the price list (from a reloaded config); a new advert goes out at once.
+  void SetPricing(const config::PriceList& pricing);
+
   std::vector<federation::ViewEntry> View(core::Time now) const override;
   uint64_t version() const override;
 

@@ -2,7 +2,9 @@
 // "certificate" is "cert:<center>", the "signature" is "sig:" + FNV-1a 64 of the
 // canonical bytes, folded to 32 bits (short strings keep the simulator fast). No security, but
 // every rule of the real verifier is there: a wrong certificate is forged, a changed field is
-// tampered, a listed center is revoked.
+// tampered, a listed center is revoked. With `production_size` both are padded to what the
+// real ones weigh on the wire (a ~700-byte PEM leaf, a 72-byte DER ECDSA P-256 signature that
+// is 96 base64 characters), so that the simulator's byte counts are realistic.
 #pragma once
 
 #include <cstdint>
@@ -26,23 +28,41 @@ inline std::string FakeChecksum(std::string_view bytes) {
   return buf;
 }
 
+inline constexpr size_t kProductionCertificateBytes = 700;
+inline constexpr size_t kProductionSignatureBytes = 72;
+
+inline std::string FakeCertificate(std::string_view center, bool production_size) {
+  std::string cert = "cert:" + std::string(center);
+  if (production_size) cert.resize(kProductionCertificateBytes, '.');
+  return cert;
+}
+
+inline std::string FakeSignature(std::string_view bytes, bool production_size) {
+  std::string sig = "sig:" + FakeChecksum(bytes);
+  if (production_size) sig.resize(kProductionSignatureBytes, '.');
+  return sig;
+}
+
 class FakeSigner final : public AdvertSigner {
  public:
-  explicit FakeSigner(std::string center) : cert_("cert:" + center) {}
+  explicit FakeSigner(std::string_view center, bool production_size = false)
+      : cert_(FakeCertificate(center, production_size)), production_size_(production_size) {}
   const std::string& certificate_pem() const override { return cert_; }
   core::Result<std::string> Sign(std::string_view bytes) const override {
-    return "sig:" + FakeChecksum(bytes);
+    return FakeSignature(bytes, production_size_);
   }
 
  private:
   std::string cert_;
+  bool production_size_;
 };
 
 class FakeVerifier final : public AdvertVerifier {
  public:
   core::Status Verify(const CapacityAdvert& advert, core::Time /*now*/,
                       RejectReason* reason) const override {
-    if (advert.certificate_pem != "cert:" + advert.center) {
+    const bool production_size = advert.certificate_pem.size() == kProductionCertificateBytes;
+    if (advert.certificate_pem != FakeCertificate(advert.center, production_size)) {
       *reason = RejectReason::kForged;
       return core::Status(core::Code::kPermissionDenied, "certificate is not the center's");
     }
@@ -50,7 +70,7 @@ class FakeVerifier final : public AdvertVerifier {
       *reason = RejectReason::kRevoked;
       return core::Status(core::Code::kPermissionDenied, "center is revoked");
     }
-    if (advert.signature != "sig:" + FakeChecksum(CanonicalBytes(advert))) {
+    if (advert.signature != FakeSignature(CanonicalBytes(advert), production_size)) {
       *reason = RejectReason::kTampered;
       return core::Status(core::Code::kPermissionDenied, "signature does not match");
     }

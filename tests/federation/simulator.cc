@@ -1,6 +1,7 @@
 #include "tests/federation/simulator.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <utility>
 
@@ -14,7 +15,8 @@ Simulator::Simulator(uint64_t seed, SimOptions options)
     : options_(options),
       rng_(seed),
       nodes_(static_cast<size_t>(options.centers)),
-      now_(StartTime()) {
+      now_(StartTime()),
+      traffic_(static_cast<size_t>(options.centers)) {
   const int n = options_.centers;
   for (int i = 0; i < n; ++i) {
     Node& node = nodes_[static_cast<size_t>(i)];
@@ -109,13 +111,30 @@ void Simulator::IssueAdvert(int center) {
   ModelCapacityAdvert m;
   m.model = "h800";
   m.total = 64;
-  m.free = static_cast<int32_t>(node.seq % 65);
+  m.free = options_.refresh_changes_capacity ? static_cast<int32_t>(node.seq % 65) : 32;
   m.price.base_per_device_hour = core::Money::Fen(node.price_fen);
   m.price.windows.push_back({1320, 360, core::Money::Fen(node.price_fen / 2)});
-  a.models.push_back(std::move(m));
+  if (options_.production_sizes) {
+    // A second model, a peak window and links to a few neighbours, as a real center has.
+    m.price.windows.push_back({600, 240, core::Money::Fen(node.price_fen * 3 / 2)});
+    ModelCapacityAdvert m2 = m;
+    m2.model = "a800";
+    a.models.push_back(std::move(m2));
+    a.city = "zhongwei";
+    a.zone = "cn-northwest";
+    a.egress_per_gb = core::Money::Fen(30);
+    for (int k = 1; k <= 6 && k < options_.centers; ++k) {
+      a.links.push_back({Id((center + k) % options_.centers), 10'000, 20 + k});
+    }
+    std::sort(a.links.begin(), a.links.end(),
+              [](const LinkAdvert& x, const LinkAdvert& y) { return x.center < y.center; });
+    a.free_fp16_dense_tflops = 32 * 990;
+    a.total_fp16_dense_tflops = 64 * 990;
+  }
+  a.models.insert(a.models.begin(), std::move(m));  // sorted: "a800" < "h800"
   a.green_share_permille = 500;
   a.pue_milli = 1200;
-  if (!SignAdvert(FakeSigner(a.center), a).ok()) Fail("signing failed");
+  if (!SignAdvert(FakeSigner(a.center, options_.production_sizes), a).ok()) Fail("signing failed");
   node.current = a;
   Send(center, node.gossip->SetLocalAdvert(std::move(a), now_));
 }
@@ -131,9 +150,17 @@ core::Duration Simulator::Delay() {
 
 bool Simulator::Chance(double p) { return static_cast<double>(rng_() >> 11) * 0x1.0p-53 < p; }
 
+void Simulator::Count(int center, const GossipMessage& message) {
+  if (!options_.count_bytes) return;
+  Traffic& t = traffic_[static_cast<size_t>(center)];
+  t.bytes += boost::json::serialize(ToJson(message)).size();
+  ++t.messages;
+}
+
 void Simulator::Send(int from, std::vector<Outbound> out) {
   const uint64_t incarnation = nodes_[static_cast<size_t>(from)].incarnation;
   for (Outbound& o : out) {
+    Count(from, o.message);
     Event e;
     e.center = from;
     e.incarnation = incarnation;
@@ -178,8 +205,8 @@ void Simulator::Handle(Event& e) {
       const int to = CenterOfUrl(e.sent.to_url);
       Node& dest = nodes_[static_cast<size_t>(to)];
       if (dest.gossip == nullptr || Chance(options_.loss)) {  // down, or the reply is lost
-        if (dest.gossip != nullptr) {
-          dest.gossip->Receive(Id(e.center), e.sent.message, now_);  // processed, reply lost
+        if (dest.gossip != nullptr) {  // processed, reply lost
+          Count(to, dest.gossip->Receive(Id(e.center), e.sent.message, now_));
           Check(to);
         }
         e.kind = EventKind::kFailed;
@@ -187,6 +214,7 @@ void Simulator::Handle(Event& e) {
         return;
       }
       e.reply = dest.gossip->Receive(Id(e.center), e.sent.message, now_);
+      Count(to, e.reply);
       e.replier = to;
       e.kind = EventKind::kReply;
       Check(to);

@@ -33,6 +33,20 @@ struct SimOptions {
   int max_delay_ms = 50;
   core::Duration send_timeout{300};  // when a sender learns that a send failed
   int seeds_per_center = 3;          // center i+1 and random others
+  // Each refresh changes the free count (as if jobs came and went), so that every
+  // refresh is news; false makes refreshes pure keep-alives, as in a federation at rest.
+  bool refresh_changes_capacity = true;
+  // Adverts as heavy as in production (~700-byte certificate, 96-character signature,
+  // links, two models: ~2 KB of JSON); slower, so only for the traffic measurements.
+  bool production_sizes = false;
+  // Count the wire bytes (json::serialize(ToJson(message))) of every request and reply.
+  bool count_bytes = false;
+};
+
+// Wire traffic one center sent: its requests and its replies to others' requests.
+struct Traffic {
+  uint64_t bytes = 0;
+  uint64_t messages = 0;
 };
 
 class Simulator {
@@ -70,6 +84,9 @@ class Simulator {
   uint64_t events() const { return events_processed_; }
   std::string Id(int center) const;
   std::string Url(int center) const;
+  // Per center, since the start or the last ResetTraffic (needs options.count_bytes).
+  const std::vector<Traffic>& traffic() const { return traffic_; }
+  void ResetTraffic() { traffic_.assign(traffic_.size(), Traffic{}); }
 
   static core::Time StartTime() { return core::Time(core::Duration(1'800'000'000'000)); }
 
@@ -101,6 +118,7 @@ class Simulator {
   void IssueAdvert(int center);
   void Check(int center);
   void Fail(std::string why);
+  void Count(int center, const GossipMessage& message);
   core::Duration Delay();
   bool Chance(double p);
   int CenterOfUrl(const std::string& url) const;
@@ -123,6 +141,7 @@ class Simulator {
   std::map<std::tuple<int, uint64_t, uint64_t>, CapacityAdvert> verified_;
   int revived_center_ = -1;
   std::vector<bool> revived_seen_;
+  std::vector<Traffic> traffic_;
 };
 
 }  // namespace edwc::federation::testing

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 namespace edwc::federation::testing {
 namespace {
 
+namespace json = boost::json;
 using std::chrono::milliseconds;
 
 std::optional<uint64_t> SeedFromEnv() {
@@ -155,6 +157,95 @@ TEST(FederationSimTest, ConvergenceTimeWithDefaultOptions) {
       static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()),
       times.size());
   EXPECT_LT(times[times.size() / 2], 1000);
+}
+
+// The federation benchmark's budget, per center: idle traffic under 50 kbit/s, and a change
+// seen everywhere within 1 s at 32 centers. Default GossipOptions, production-size adverts,
+// refreshes that change nothing (a federation at rest); bytes are the JSON bodies of every
+// request and reply (HTTP and TLS framing not included), averaged over centers.
+struct TrafficMeasurement {
+  size_t advert_bytes = 0;
+  double bytes_per_s = 0;      // mean over centers of what each sent
+  double max_bytes_per_s = 0;  // the busiest center
+  double messages_per_s = 0;
+  std::vector<int64_t> convergence_ms;  // one per price change
+};
+
+TrafficMeasurement MeasureTraffic(int centers, uint64_t seed) {
+  SimOptions options;
+  options.centers = centers;
+  options.production_sizes = true;
+  options.count_bytes = true;
+  options.refresh_changes_capacity = false;
+  Simulator sim(seed, options);
+  const core::Time t0 = Simulator::StartTime();
+  const core::Duration warm_up = milliseconds(30000);  // start-up news has died down
+  const core::Duration rest = milliseconds(60000);     // several refresh periods
+  TrafficMeasurement m;
+  sim.Start();
+  EXPECT_TRUE(sim.RunUntil(t0 + warm_up)) << sim.failure();
+  m.advert_bytes = json::serialize(ToJson(*sim.Current(0))).size();
+  sim.ResetTraffic();
+  EXPECT_TRUE(sim.RunUntil(t0 + warm_up + rest)) << sim.failure();
+  const double seconds = static_cast<double>(rest.count()) / 1000.0;
+  uint64_t bytes = 0;
+  uint64_t messages = 0;
+  for (const Traffic& t : sim.traffic()) {
+    bytes += t.bytes;
+    messages += t.messages;
+    m.max_bytes_per_s = std::max(m.max_bytes_per_s, static_cast<double>(t.bytes) / seconds);
+  }
+  m.bytes_per_s = static_cast<double>(bytes) / seconds / centers;
+  m.messages_per_s = static_cast<double>(messages) / seconds / centers;
+  // At rest every center still sees every other alive: keep-alives arrive in time.
+  for (int i = 0; i < centers; ++i) {
+    for (int j = 0; j < centers; ++j) {
+      EXPECT_EQ(sim.LivenessIn(i, j), Liveness::kAlive)
+          << "seed " << seed << ": " << sim.Id(i) << " sees " << sim.Id(j);
+    }
+  }
+  // Price changes at several centers, one at a time.
+  core::Time t = sim.now();
+  for (int k = 0; k < 8; ++k) {
+    sim.ChangePrice((k * 5 + static_cast<int>(seed)) % centers);
+    t += milliseconds(3000);
+    EXPECT_TRUE(sim.RunUntil(t)) << sim.failure();
+    EXPECT_TRUE(sim.watch_converged()) << "seed " << seed << ", change " << k;
+    m.convergence_ms.push_back(sim.watch_converged().value_or(t - t).count());
+  }
+  return m;
+}
+
+TEST(FederationSimTest, TrafficAtRestAndConvergenceAt8And32Centers) {
+  const GossipOptions defaults;
+  for (int centers : {8, 32}) {
+    TrafficMeasurement total;
+    const uint64_t first = SeedFromEnv().value_or(1);
+    const uint64_t count = SeedFromEnv() ? 1 : 3;
+    for (uint64_t seed = first; seed < first + count; ++seed) {
+      TrafficMeasurement m = MeasureTraffic(centers, seed);
+      total.advert_bytes = m.advert_bytes;
+      total.bytes_per_s += m.bytes_per_s / static_cast<double>(count);
+      total.messages_per_s += m.messages_per_s / static_cast<double>(count);
+      total.max_bytes_per_s = std::max(total.max_bytes_per_s, m.max_bytes_per_s);
+      total.convergence_ms.insert(total.convergence_ms.end(), m.convergence_ms.begin(),
+                                  m.convergence_ms.end());
+    }
+    std::vector<int64_t>& times = total.convergence_ms;
+    std::sort(times.begin(), times.end());
+    std::printf(
+        "%d centers (advert %zu B, round %lld ms, refresh %lld ms, ttl %lld ms): at rest "
+        "%.0f B/s = %.1f kbit/s per center (busiest %.1f kbit/s), %.1f messages/s; price "
+        "change reaches all views: median %lld ms, max %lld ms virtual over %zu changes\n",
+        centers, total.advert_bytes, static_cast<long long>(defaults.round.count()),
+        static_cast<long long>(defaults.refresh_every.count()),
+        static_cast<long long>(defaults.advert_ttl.count()), total.bytes_per_s,
+        total.bytes_per_s * 8 / 1000, total.max_bytes_per_s * 8 / 1000, total.messages_per_s,
+        static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()),
+        times.size());
+    EXPECT_LT(total.bytes_per_s * 8, 50'000.0) << centers << " centers";
+    EXPECT_LT(times[times.size() / 2], 1000) << centers << " centers";
+  }
 }
 
 }  // namespace

@@ -1,0 +1,262 @@
+// How fast a change spreads through a federation of real agents on loopback, and what
+// the federation costs at rest.
+//
+//   federation_bench --edwc build/release/cli/edwc --centers 8 [--idle-seconds 10]
+//
+// Starts N `edwc agent` processes (each its own CA-signed certificate, one I/O thread,
+// default gossip settings, all joining through center 0), waits until every center sees
+// every other alive, then:
+//  - at rest: measures loopback bytes sent (/sys/class/net/lo/statistics/tx_bytes, so TLS,
+//    TCP and IP overhead included) over --idle-seconds and divides by N;
+//  - a price change: rewrites center 0's config with a new h800 price (the agent applies
+//    it without a restart); t0 is when center 0's own view shows it, and the result is
+//    the time until every center's view shows it.
+// Prints one line per figure. Nothing else should use loopback meanwhile.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/process.h"
+#include "config/load.h"
+#include "core/json.h"
+#include "gateway/certs.h"
+#include "gateway/http_client.h"
+
+namespace {
+
+using namespace edwc;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kToken[] = "bench-viewer-token";
+
+struct Center {
+  std::string id;
+  std::string config_path;
+  config::CenterConfig config;
+  cli::Child child;
+  std::string api_url;
+  std::string peer_url;
+  std::unique_ptr<gateway::HttpsClient> client;
+};
+
+std::string Field(const std::string& line, const std::string& key) {
+  auto at = line.find(key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 1;
+  return line.substr(at, line.find(' ', at) - at);
+}
+
+uint64_t LoopbackTxBytes() {
+  std::ifstream in("/sys/class/net/lo/statistics/tx_bytes");
+  uint64_t n = 0;
+  in >> n;
+  return n;
+}
+
+// center id -> (liveness, h800 price now in fen) from one center's view.
+std::map<std::string, std::pair<std::string, int64_t>> ViewOf(Center& c) {
+  std::map<std::string, std::pair<std::string, int64_t>> out;
+  auto r = c.client->Request("GET", "/v1/centers", "",
+                             {{"authorization", std::string("Bearer ") + kToken}});
+  if (!r.ok() || r->status != 200) return out;
+  auto v = core::ParseJsonObject(r->body);
+  if (!v.ok()) return out;
+  for (const auto& e : v->at("centers").as_array()) {
+    int64_t price = -1;
+    for (const auto& a : e.at("accelerators").as_array()) {
+      if (a.at("model").as_string() == "h800") {
+        price = a.at("price_now_per_device_hour_fen").to_number<int64_t>();
+      }
+    }
+    out[std::string(e.at("id").as_string())] = {std::string(e.at("liveness").as_string()), price};
+  }
+  return out;
+}
+
+int Fail(const std::string& why) {
+  std::fprintf(stderr, "federation_bench: %s\n", why.c_str());
+  return 1;
+}
+
+}  // namespace
+
+// Writes center i's config and starts its agent; returns false (with `why`) on failure.
+bool StartCenter(Center& c, const fs::path& dir, const std::string& edwc, const std::string& seed,
+                 std::string* why) {
+  const fs::path cdir = dir / c.id;
+  fs::create_directories(cdir);
+  if (auto st = gateway::IssueCenterCert((dir / "ca").string(), c.id, (cdir / "certs").string());
+      !st.ok()) {
+    *why = st.ToString();
+    return false;
+  }
+  config::CenterConfig& cfg = c.config;
+  cfg.center = {c.id, "Bench " + c.id, "ningxia", "Zhongwei", "cn-northwest", {37.5, 105.19}};
+  cfg.api = {"127.0.0.1", 0};
+  cfg.peer = {"127.0.0.1", 0};
+  cfg.tls = {(cdir / "certs/ca.pem").string(), (cdir / "certs/chain.pem").string(),
+             (cdir / "certs/center.key").string()};
+  cfg.storage.path = (cdir / "data").string();
+  cfg.server.io_threads = 1;
+  cfg.capacity.inventory = {{"h800", 64}};
+  cfg.pricing.models = {{"h800", {core::Money::Fen(1800), {}}}};
+  cfg.pricing.egress_per_gb = core::Money::Fen(30);
+  cfg.tokens = {{"bench", config::Role::kViewer, gateway::Sha256Hex(kToken)}};
+  if (!seed.empty()) cfg.federation.seeds = {seed};
+  c.config_path = (cdir / "center.yaml").string();
+  std::ofstream(c.config_path) << config::RenderCenterConfig(cfg);
+  auto child = cli::Spawn({edwc, "agent", "--config", c.config_path}, (cdir / "agent.log").string());
+  if (!child.ok()) {
+    *why = child.status().ToString();
+    return false;
+  }
+  c.child = *child;
+  auto ready = cli::AwaitLine(c.child, "ready ", Clock::now() + 60s);
+  if (!ready.ok()) {
+    *why = c.id + " did not start: " + ready.status().ToString();
+    return false;
+  }
+  c.api_url = Field(*ready, "api");
+  c.peer_url = Field(*ready, "peer");
+  auto client = gateway::HttpsClient::Create(c.api_url, {cfg.tls.ca, "", "", false}, 5s);
+  if (!client.ok()) {
+    *why = client.status().ToString();
+    return false;
+  }
+  c.client = std::move(client).value();
+  return true;
+}
+
+// Polls every center until `done(i, view)` holds for all; returns the time it took, or
+// nullopt after `within`.
+template <typename Pred>
+std::optional<std::chrono::milliseconds> AwaitAll(std::vector<Center>& centers, Pred done,
+                                                  std::chrono::seconds within) {
+  const auto start = Clock::now();
+  std::vector<bool> ok(centers.size(), false);
+  while (Clock::now() - start < within) {
+    bool all = true;
+    for (size_t i = 0; i < centers.size(); ++i) {
+      if (!ok[i]) ok[i] = done(i, ViewOf(centers[i]));
+      all = all && ok[i];
+    }
+    if (all) return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  }
+  return std::nullopt;
+}
+
+int main(int argc, char** argv) {
+  std::string edwc = "build/release/cli/edwc";
+  int n = 8;
+  int idle_seconds = 10;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--edwc") edwc = argv[i + 1];
+    if (k == "--centers") n = std::stoi(argv[i + 1]);
+    if (k == "--idle-seconds") idle_seconds = std::stoi(argv[i + 1]);
+  }
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, nullptr);
+
+  std::string tmpl = (fs::temp_directory_path() / "edwc-fedbench-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return Fail("mkdtemp");
+  const fs::path dir = tmpl;
+  if (auto st = gateway::InitDevCa((dir / "ca").string()); !st.ok()) return Fail(st.ToString());
+
+  std::vector<Center> centers(static_cast<size_t>(n));
+  auto cleanup = [&] {
+    std::vector<cli::Child> children;
+    for (auto& c : centers) {
+      if (c.child.pid > 0) children.push_back(c.child);
+    }
+    cli::StopChildren(children, 10s);
+    fs::remove_all(dir);
+  };
+  for (int i = 0; i < n; ++i) {
+    Center& c = centers[static_cast<size_t>(i)];
+    c.id = "bench" + std::to_string(i);
+    std::string why;
+    if (!StartCenter(c, dir, edwc, i == 0 ? "" : centers[0].peer_url, &why)) {
+      cleanup();
+      return Fail(why);
+    }
+  }
+  const size_t count = centers.size();
+  auto joined = AwaitAll(
+      centers,
+      [&](size_t, const auto& view) {
+        if (view.size() != count) return false;
+        for (const auto& [id, state] : view) {
+          if (state.first != "alive") return false;
+        }
+        return true;
+      },
+      120s);
+  if (!joined) {
+    cleanup();
+    return Fail("the federation did not converge within 120 s");
+  }
+  std::printf("centers %d: all see all alive %lld ms after the last started\n", n,
+              static_cast<long long>(joined->count()));
+
+  // At rest.
+  std::this_thread::sleep_for(2s);  // let the joining wave of news die down
+  const uint64_t before = LoopbackTxBytes();
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+  const uint64_t after = LoopbackTxBytes();
+  const double kbit_per_center =
+      static_cast<double>(after - before) * 8 / 1000 / idle_seconds / n;
+  std::printf("centers %d: at rest %.1f kbit/s sent per center (loopback, %d s)\n", n,
+              kbit_per_center, idle_seconds);
+
+  // A price change at center 0.
+  Center& origin = centers[0];
+  origin.config.pricing.models[0].schedule.base_per_device_hour = core::Money::Fen(1750);
+  std::ofstream(origin.config_path) << config::RenderCenterConfig(origin.config);
+  const auto edited = Clock::now();
+  // t0: center 0 has re-read its config and advertises the new price.
+  for (;;) {
+    auto view = ViewOf(origin);
+    auto it = view.find(origin.id);
+    if (it != view.end() && it->second.second == 1750) break;
+    if (Clock::now() - edited > 30s) {
+      cleanup();
+      return Fail("center 0 did not apply its new price within 30 s");
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  auto everywhere = AwaitAll(
+      centers,
+      [&](size_t, const auto& view) {
+        auto it = view.find(origin.id);
+        return it != view.end() && it->second.second == 1750;
+      },
+      30s);
+  if (!everywhere) {
+    cleanup();
+    return Fail("the price change did not reach every center within 30 s");
+  }
+  std::printf(
+      "centers %d: a price change reached every view %lld ms after its center advertised it "
+      "(%lld ms after the config edit, which agents check every 2 s)\n",
+      n, static_cast<long long>(everywhere->count()),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - edited).count()));
+  cleanup();
+  return 0;
+}
