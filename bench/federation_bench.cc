@@ -118,7 +118,8 @@ bool StartCenter(Center& c, const fs::path& dir, const std::string& edwc, const 
   if (!seed.empty()) cfg.federation.seeds = {seed};
   c.config_path = (cdir / "center.yaml").string();
   std::ofstream(c.config_path) << config::RenderCenterConfig(cfg);
-  auto child = cli::Spawn({edwc, "agent", "--config", c.config_path}, (cdir / "agent.log").string());
+  auto child =
+      cli::Spawn({edwc, "agent", "--config", c.config_path}, (cdir / "agent.log").string());
   if (!child.ok()) {
     *why = child.status().ToString();
     return false;
@@ -219,8 +220,7 @@ int main(int argc, char** argv) {
   const uint64_t before = LoopbackTxBytes();
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
   const uint64_t after = LoopbackTxBytes();
-  const double kbit_per_center =
-      static_cast<double>(after - before) * 8 / 1000 / idle_seconds / n;
+  const double kbit_per_center = static_cast<double>(after - before) * 8 / 1000 / idle_seconds / n;
   std::printf("centers %d: at rest %.1f kbit/s sent per center (loopback, %d s)\n", n,
               kbit_per_center, idle_seconds);
 

@@ -15,13 +15,28 @@ namespace json = boost::json;
 
 namespace {
 
-// An accepted advert is pushed as news in this many rounds after it arrives: with
-// fanout 3 each center that learns it sends it ~9 times, enough for the epidemic to
-// reach a 30-center federation with high probability; anti-entropy catches the rest.
+// News is pushed in at most this many rounds after it arrives, and no longer once this
+// many acks said the peer already had it: most centers that learn a change then send it
+// 3-6 times instead of 9, and those late in the epidemic (whose peers mostly know it
+// already) stop after one round. The rounds still reach a 30-center federation with high
+// probability; anti-entropy catches the rest.
 constexpr int kNewsRounds = 3;
+constexpr int kRedundantAcksToStop = 4;
 
 std::tuple<uint64_t, uint64_t> Version(const CapacityAdvert& a) { return {a.epoch, a.seq}; }
 std::tuple<uint64_t, uint64_t> Version(const DigestEntry& e) { return {e.epoch, e.seq}; }
+
+// Whether `next` merely renews `held` (a keep-alive): `held` is still valid at `now`, and
+// nothing but seq, issue time and signature differ.
+bool Renews(const CapacityAdvert& held, const CapacityAdvert& next, core::Time now) {
+  auto offer = [](const CapacityAdvert& a) {
+    return std::tie(a.center, a.peer_url, a.epoch, a.ttl, a.name, a.hub, a.city, a.zone,
+                    a.lat_microdeg, a.lon_microdeg, a.models, a.egress_per_gb, a.links,
+                    a.green_share_permille, a.pue_milli, a.free_fp16_dense_tflops,
+                    a.total_fp16_dense_tflops, a.certificate_pem);
+  };
+  return now < held.expires_at() && offer(held) == offer(next);
+}
 
 }  // namespace
 
@@ -57,16 +72,18 @@ std::vector<Outbound> Gossip::SetLocalAdvert(CapacityAdvert advert, core::Time n
   assert(advert.center == self_);
   Known& k = known_[self_];
   if (k.advert && !IsNewer(advert, *k.advert)) return {};  // REQUIRES newer; ignore otherwise
+  // A keep-alive goes to one peer; anti-entropy carries it on.
+  const bool keep_alive = k.advert && Renews(*k.advert, advert, now);
   k.advert = std::move(advert);
   k.url = k.advert->peer_url;
   k.last_heard = now;
-  k.news_until = now + kNewsRounds * options_.round;
+  if (!keep_alive) MakeNews(k, now);
   local_issued_ = now;
   ++version_;
   GossipMessage push;
   push.kind = GossipMessage::Kind::kPush;
   push.adverts.push_back(*k.advert);
-  std::vector<Outbound> out = PickPeers(static_cast<size_t>(options_.fanout), now);
+  std::vector<Outbound> out = PickPeers(keep_alive ? 1 : static_cast<size_t>(options_.fanout), now);
   for (Outbound& o : out) o.message = push;
   return Sent(std::move(out));
 }
@@ -115,7 +132,15 @@ GossipMessage Gossip::Receive(std::string_view from_center, const GossipMessage&
   reply.kind = GossipMessage::Kind::kAck;
   if (message.kind == GossipMessage::Kind::kPush) {
     const size_t n = std::min(message.adverts.size(), kMaxAdvertsPerMessage);
-    for (size_t i = 0; i < n; ++i) Offer(message.adverts[i], now);
+    for (size_t i = 0; i < n; ++i) {
+      const CapacityAdvert& pushed = message.adverts[i];
+      if (Offer(pushed, now) == OfferResult::kAccepted) continue;
+      // No news to us: say what we hold, so that the sender stops pushing it.
+      const CapacityAdvert* held = FindAdvert(pushed.center);
+      if (held != nullptr && Version(*held) >= Version(pushed)) {
+        reply.digest.push_back({held->center, held->epoch, held->seq});
+      }
+    }
   } else if (message.kind == GossipMessage::Kind::kDigest) {
     reply.kind = GossipMessage::Kind::kDigestReply;
     std::map<std::string_view, const DigestEntry*> theirs;
@@ -159,6 +184,10 @@ std::vector<Outbound> Gossip::ReplyReceived(const Outbound& sent, std::string_vi
     return {};
   }
   NoteContact(from_center, now);
+  if (sent.message.kind == GossipMessage::Kind::kPush &&
+      reply.kind == GossipMessage::Kind::kAck) {
+    NoteRedundant(reply);
+  }
   std::vector<Outbound> out;
   if (sent.message.kind == GossipMessage::Kind::kDigest &&
       reply.kind == GossipMessage::Kind::kDigestReply) {
@@ -274,15 +303,35 @@ Gossip::OfferResult Gossip::Offer(const CapacityAdvert& advert, core::Time now) 
   Known& k = it != known_.end() ? it->second : known_[advert.center];
   // A new epoch is a new incarnation: failures of the old one no longer count.
   if (!k.advert || advert.epoch > k.advert->epoch) k.consecutive_failures = 0;
+  // A keep-alive is not pushed on: anti-entropy spreads it at about one copy per center.
+  const bool keep_alive = k.advert && Renews(*k.advert, advert, now);
   k.advert = advert;
   k.url = advert.peer_url;
   k.last_heard = now;
-  k.news_until = now + kNewsRounds * options_.round;
+  if (!keep_alive) MakeNews(k, now);
   std::erase(seeds_, advert.peer_url);
   RefreshLiveness(advert.center, k, now);
   ++counters_.accepted;
   ++version_;
   return OfferResult::kAccepted;
+}
+
+void Gossip::MakeNews(Known& k, core::Time now) {
+  k.news_until = now + kNewsRounds * options_.round;
+  k.news_redundant = 0;
+}
+
+void Gossip::NoteRedundant(const GossipMessage& ack) {
+  const size_t n = std::min(ack.digest.size(), kMaxDigestEntries);
+  for (size_t i = 0; i < n; ++i) {
+    const DigestEntry& had = ack.digest[i];
+    auto it = known_.find(had.center);
+    if (it == known_.end() || !it->second.advert) continue;
+    Known& k = it->second;
+    // An ack about an older advert than ours says nothing about our news.
+    if (Version(had) < Version(*k.advert)) continue;
+    if (++k.news_redundant >= kRedundantAcksToStop) k.news_until = core::Time{};
+  }
 }
 
 void Gossip::Reject(RejectReason reason) { ++counters_.rejected[static_cast<size_t>(reason)]; }

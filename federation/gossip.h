@@ -5,17 +5,26 @@
 // simulator in tests) hands it messages, send outcomes and the time, and sends what it
 // returns. Every message is a request that gets one reply, which fits HTTP POST:
 //
-//   push      adverts the sender thinks are news      -> reply: ack (empty)
+//   push      adverts the sender thinks are news      -> reply: ack, whose `digest` lists
+//                                                        (center, epoch, seq) the replier
+//                                                        already held for pushed adverts
+//                                                        that were no news to it
 //   digest    (center, epoch, seq) of all it holds    -> reply: adverts the replier holds
 //                                                        newer, plus `want`: centers for
 //                                                        which the digest was newer
 //   (on a digest reply the initiator pushes what was wanted: push-pull anti-entropy)
 //
 // Spreading: on a change of its own advert a center pushes at once to `fanout` random
-// peers; every round it pushes its newest news to `fanout` random peers and, every
-// `anti_entropy_every`, exchanges digests with one random peer. Peers come from config
-// seeds (URLs whose center is not yet known) and, transitively, from the peer_url of
-// every verified advert.
+// peers; every round it pushes its news to `fanout` random peers and, every
+// `anti_entropy_every`, exchanges digests with one random peer. News is an advert that
+// changed something (a first advert, a new epoch, other capacity, prices or any other field
+// than seq, issued_at and signature); it is pushed for at most 3 rounds, and no longer once
+// 2 acks said the peer already had it (rumor mongering with feedback, Demers et al. 1987).
+// A refresh that changed nothing is a keep-alive: its issuer pushes it to one peer and
+// anti-entropy carries it on, which costs each center about one copy of it instead of a
+// wave of pushes; refresh_every well under advert_ttl leaves anti-entropy time for that.
+// Peers come from config seeds (URLs whose center is not yet known) and, transitively,
+// from the peer_url of every verified advert.
 //
 // Liveness per center: alive while its advert is unexpired and direct contact works;
 // suspect after `failures_to_suspect` failed contacts in a row or once its advert has
@@ -167,12 +176,17 @@ class Gossip {
     int consecutive_failures = 0;
     Liveness liveness = Liveness::kAlive;  // as of the last UpdateLiveness
     core::Time news_until{};               // pushed in rounds until then (recent change)
+    int news_redundant = 0;                // acks that said the peer already had the news
   };
   enum class OfferResult { kAccepted, kDuplicate, kRejected };
 
   // Accepts `advert` if it verifies and is newer; counts the outcome.
   OfferResult Offer(const CapacityAdvert& advert, core::Time now);
   void Reject(RejectReason reason);
+  // Starts pushing `k`'s advert as news.
+  void MakeNews(Known& k, core::Time now);
+  // Acks of a push: stops pushing news that enough peers already had.
+  void NoteRedundant(const GossipMessage& ack);
   Liveness ComputeLiveness(const std::string& center, const Known& k, core::Time now) const;
   void UpdateLiveness(core::Time now);  // all entries; bumps version_ on a change
   bool RefreshLiveness(const std::string& center, Known& k, core::Time now);

@@ -68,8 +68,8 @@ struct FederationService::Impl : std::enable_shared_from_this<FederationService:
   uint64_t seq = 0;                                 // GUARDED_BY(mu)
   std::vector<executor::ModelCapacity> advertised;  // GUARDED_BY(mu): capacity in the last advert
   bool stopped = false;                             // GUARDED_BY(mu)
-  config::PriceList pricing;  // GUARDED_BY(mu): starts as config.pricing
-  bool reissue = false;       // GUARDED_BY(mu): advertise at the next chance
+  config::PriceList pricing;                        // GUARDED_BY(mu): starts as config.pricing
+  bool reissue = false;                             // GUARDED_BY(mu): advertise at the next chance
 
   bool Revoked(std::string_view center) const {
     std::shared_lock lock(revoked_mu);

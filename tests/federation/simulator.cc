@@ -131,7 +131,7 @@ void Simulator::IssueAdvert(int center) {
     a.free_fp16_dense_tflops = 32 * 990;
     a.total_fp16_dense_tflops = 64 * 990;
   }
-  a.models.insert(a.models.begin(), std::move(m));  // sorted: "a800" < "h800"
+  a.models.push_back(std::move(m));  // after "a800": sorted by model id
   a.green_share_permille = 500;
   a.pue_milli = 1200;
   if (!SignAdvert(FakeSigner(a.center, options_.production_sizes), a).ok()) Fail("signing failed");
@@ -310,6 +310,11 @@ bool Simulator::Converged(std::string* why) const {
 std::optional<Liveness> Simulator::LivenessIn(int viewer, int center) const {
   if (!running(viewer)) return std::nullopt;
   return nodes_[static_cast<size_t>(viewer)].gossip->LivenessOf(Id(center), now_);
+}
+
+const CapacityAdvert* Simulator::HeldBy(int viewer, int center) const {
+  if (!running(viewer)) return nullptr;
+  return nodes_[static_cast<size_t>(viewer)].gossip->FindAdvert(Id(center));
 }
 
 const CapacityAdvert* Simulator::Current(int center) const {

@@ -78,6 +78,8 @@ class Simulator {
   // Liveness of `center` in `viewer`'s view now (nullopt when unknown or not running).
   std::optional<Liveness> LivenessIn(int viewer, int center) const;
   const CapacityAdvert* Current(int center) const;
+  // The advert of `center` that `viewer` holds (nullptr when none or not running).
+  const CapacityAdvert* HeldBy(int viewer, int center) const;
   bool running(int center) const { return nodes_[static_cast<size_t>(center)].gossip != nullptr; }
   core::Time now() const { return now_; }
   const std::string& failure() const { return failure_; }

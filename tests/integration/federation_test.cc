@@ -23,6 +23,8 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 
 struct Running {
+  config::CenterConfig config;
+  std::string config_path;
   cli::Child child;
   std::string api_url;
   std::string peer_url;
@@ -72,7 +74,11 @@ class FederationTest : public ::testing::Test {
     EXPECT_TRUE(child.ok());
     auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
     EXPECT_TRUE(ready.ok()) << ready.status().ToString();
-    Running r{*child, Field(*ready, "api"), Field(*ready, "peer"),
+    Running r{c,
+              dir + "/center.yaml",
+              *child,
+              Field(*ready, "api"),
+              Field(*ready, "peer"),
               std::stoull(Field(*ready, "epoch"))};
     ca_file_ = pki.ca_file;
     return r;
@@ -98,12 +104,12 @@ class FederationTest : public ::testing::Test {
   // Polls every live center's view until `want(view)` holds for all, or fails after 30 s.
   // (The views change on gossip rounds; polling the API is what a user does.)
   void AwaitAll(const std::function<bool(const std::map<std::string, std::string>&)>& want,
-                const std::string& what, int skip = -1) {
+                const std::string& what, int skip = -1, int count = kCenters) {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
       bool all = true;
-      for (int i = 0; i < kCenters && all; ++i) {
+      for (int i = 0; i < count && all; ++i) {
         if (i == skip) continue;
         auto view = ViewOf(running_[i]);
         if (!want(view)) {
@@ -160,6 +166,23 @@ TEST_F(FederationTest, ConvergeDetectDeathAndRecoverWithANewEpoch) {
                it->second == "alive@" + std::to_string(old_epoch + 1);
       },
       "center3 alive with epoch " + std::to_string(old_epoch + 1));
+}
+
+TEST_F(FederationTest, ARevokedCenterIsDroppedWithoutARestart) {
+  constexpr int kThree = 3;
+  running_.push_back(Start(0, ""));
+  for (int i = 1; i < kThree; ++i) running_.push_back(Start(i, running_[0].peer_url));
+  AwaitAll([&](const auto& view) { return view.size() == kThree; }, "all three", -1, kThree);
+  // The operator revokes center2 in the other centers' configuration files.
+  for (int i = 0; i < 2; ++i) {
+    running_[i].config.federation.revoked = {ids_[2]};
+    std::ofstream(running_[i].config_path) << config::RenderCenterConfig(running_[i].config);
+  }
+  AwaitAll([&](const auto& view) { return view.size() == 2 && !view.count(ids_[2]); },
+           "center2 gone", /*skip=*/2, kThree);
+  // It stays out: its adverts keep arriving (it still gossips) and are refused.
+  std::this_thread::sleep_for(1s);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(ViewOf(running_[i]).count(ids_[2]), 0u);
 }
 
 }  // namespace
