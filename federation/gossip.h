@@ -54,8 +54,8 @@ struct GossipOptions {
   int fanout = 3;
   core::Duration round{200};                // how often the driver calls Tick
   core::Duration anti_entropy_every{1000};  // one digest exchange per this
-  core::Duration advert_ttl{15000};         // TTL this center gives its own adverts
-  core::Duration refresh_every{5000};       // re-issue own advert (new seq) this often
+  core::Duration advert_ttl{60000};         // TTL this center gives its own adverts
+  core::Duration refresh_every{20000};      // re-issue own advert (new seq) this often
   int failures_to_suspect = 2;
   int failures_to_dead = 4;
   core::Duration dead_after{30000};       // past advert expiry with no news: dead

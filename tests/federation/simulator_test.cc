@@ -168,6 +168,7 @@ struct TrafficMeasurement {
   double bytes_per_s = 0;      // mean over centers of what each sent
   double max_bytes_per_s = 0;  // the busiest center
   double messages_per_s = 0;
+  double bytes_per_change = 0;  // over the rest rate, per center, while a change spreads
   std::vector<int64_t> convergence_ms;  // one per price change
 };
 
@@ -209,13 +210,19 @@ TrafficMeasurement MeasureTraffic(int centers, uint64_t seed) {
   }
   // Price changes at several centers, one at a time.
   core::Time t = sim.now();
-  for (int k = 0; k < 8; ++k) {
+  sim.ResetTraffic();
+  constexpr int kChanges = 8;
+  for (int k = 0; k < kChanges; ++k) {
     sim.ChangePrice((k * 5 + static_cast<int>(seed)) % centers);
     t += milliseconds(3000);
     EXPECT_TRUE(sim.RunUntil(t)) << sim.failure();
     EXPECT_TRUE(sim.watch_converged()) << "seed " << seed << ", change " << k;
     m.convergence_ms.push_back(sim.watch_converged().value_or(t - t).count());
   }
+  uint64_t change_bytes = 0;
+  for (const Traffic& tr : sim.traffic()) change_bytes += tr.bytes;
+  m.bytes_per_change = (static_cast<double>(change_bytes) / centers -
+                        m.bytes_per_s * 3.0 * kChanges) / kChanges;
   return m;
 }
 
@@ -230,6 +237,7 @@ TEST(FederationSimTest, TrafficAtRestAndConvergenceAt8And32Centers) {
       total.advert_bytes = m.advert_bytes;
       total.bytes_per_s += m.bytes_per_s / static_cast<double>(count);
       total.messages_per_s += m.messages_per_s / static_cast<double>(count);
+      total.bytes_per_change += m.bytes_per_change / static_cast<double>(count);
       total.max_bytes_per_s = std::max(total.max_bytes_per_s, m.max_bytes_per_s);
       total.convergence_ms.insert(total.convergence_ms.end(), m.convergence_ms.begin(),
                                   m.convergence_ms.end());
@@ -238,13 +246,14 @@ TEST(FederationSimTest, TrafficAtRestAndConvergenceAt8And32Centers) {
     std::sort(times.begin(), times.end());
     std::printf(
         "%d centers (advert %zu B, round %lld ms, refresh %lld ms, ttl %lld ms): at rest "
-        "%.0f B/s = %.1f kbit/s per center (busiest %.1f kbit/s), %.1f messages/s; price "
-        "change reaches all views: median %lld ms, max %lld ms virtual over %zu changes\n",
+        "%.0f B/s = %.1f kbit/s per center (busiest %.1f kbit/s), %.1f messages/s; a price "
+        "change costs %.0f B per center and reaches all views: median %lld ms, max %lld ms "
+        "virtual over %zu changes\n",
         centers, total.advert_bytes, static_cast<long long>(defaults.round.count()),
         static_cast<long long>(defaults.refresh_every.count()),
         static_cast<long long>(defaults.advert_ttl.count()), total.bytes_per_s,
         total.bytes_per_s * 8 / 1000, total.max_bytes_per_s * 8 / 1000, total.messages_per_s,
-        static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()),
+        total.bytes_per_change, static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()),
         times.size());
     EXPECT_LT(total.bytes_per_s * 8, 50'000.0) << centers << " centers";
     EXPECT_LT(times[times.size() / 2], 1000) << centers << " centers";

@@ -113,6 +113,22 @@ TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
   }
   ASSERT_EQ(agents.size(), 3u);
 
+  // `edwc centers` prints the same view as a table, and as JSON.
+  auto centers = cli::Spawn({EDWC_BINARY, "centers", "--demo", demo_dir}, dir.Sub("centers.log"));
+  ASSERT_TRUE(centers.ok());
+  std::string table;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(centers->stdout_fd, buf, sizeof buf)) > 0) table.append(buf, got);
+  close(centers->stdout_fd);
+  int centers_status = 0;
+  waitpid(centers->pid, &centers_status, 0);
+  EXPECT_TRUE(WIFEXITED(centers_status) && WEXITSTATUS(centers_status) == 0);
+  for (const char* id : {"zhongwei*", "qingpu", "guian"}) {
+    EXPECT_NE(table.find(id), std::string::npos) << table;
+  }
+  EXPECT_NE(table.find("alive"), std::string::npos) << table;
+
   kill(demo->pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(waitpid(demo->pid, &status, 0), demo->pid);
