@@ -131,8 +131,8 @@ struct GossipSettings {
   int fanout = 3;
   std::chrono::milliseconds round{200};
   std::chrono::milliseconds anti_entropy{1000};
-  std::chrono::milliseconds advert_ttl{15000};
-  std::chrono::milliseconds refresh{5000};
+  std::chrono::milliseconds advert_ttl{60000};
+  std::chrono::milliseconds refresh{20000};
   bool operator==(const GossipSettings&) const = default;
 };
 

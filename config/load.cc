@@ -994,8 +994,10 @@ core::Result<CenterConfig> Finish(CenterConfig config, std::vector<ConfigError> 
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });
   std::string message;
-  for (const ConfigError& error : found)
-    message += (message.empty() ? "" : "\n") + error.ToString();
+  for (const ConfigError& error : found) {
+    if (!message.empty()) message += '\n';
+    message += error.ToString();
+  }
   if (errors != nullptr) *errors = found;
   if (!found.empty()) return core::InvalidArgument(message);
   return config;

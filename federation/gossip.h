@@ -19,18 +19,20 @@
 // `anti_entropy_every`, exchanges digests with one random peer. News is an advert that
 // changed something (a first advert, a new epoch, other capacity, prices or any other field
 // than seq, issued_at and signature); it is pushed for at most 3 rounds, and no longer once
-// 2 acks said the peer already had it (rumor mongering with feedback, Demers et al. 1987).
+// 4 acks said the peer already had it (rumor mongering with feedback, Demers et al. 1987).
 // A refresh that changed nothing is a keep-alive: its issuer pushes it to one peer and
 // anti-entropy carries it on, which costs each center about one copy of it instead of a
 // wave of pushes; refresh_every well under advert_ttl leaves anti-entropy time for that.
 // Peers come from config seeds (URLs whose center is not yet known) and, transitively,
 // from the peer_url of every verified advert.
 //
-// Liveness per center: alive while its advert is unexpired and direct contact works;
-// suspect after `failures_to_suspect` failed contacts in a row or once its advert has
-// expired; dead after `failures_to_dead` failures in a row with the advert expired, or
-// `dead_after` past expiry. A dead center is not placed on; it comes back when a newer
-// advert (a restart brings a newer epoch) arrives or contact succeeds again.
+// Liveness per center: alive while its advert is unexpired, fresh and direct contact
+// works; suspect after `failures_to_suspect` failed contacts in a row, once its advert
+// has expired, or when no newer advert came for 2.5 x `refresh_every` (its refreshes
+// stopped); dead after `failures_to_dead` failed contacts in a row once its advert is
+// expired or silent, or `dead_after` past expiry. Suspect centers are still shown and
+// quoted; dead ones are not. A dead center is not placed on; it comes back when a newer advert (a
+// restart brings a newer epoch) arrives or contact succeeds again.
 //
 // Not thread-safe: the driver serialises calls.
 #pragma once

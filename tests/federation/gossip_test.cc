@@ -75,8 +75,8 @@ TEST_F(GossipTest, SelfIsInTheViewAndAlwaysAlive) {
   EXPECT_EQ(view[0].advert.center, "a");
   EXPECT_TRUE(g.LocalAdvertDue(kT0));
   EXPECT_TRUE(g.SetLocalAdvert(Advert("a", 1, 1), kT0).empty());  // no peers yet
-  EXPECT_FALSE(g.LocalAdvertDue(kT0 + 4999 * kMs));
-  EXPECT_TRUE(g.LocalAdvertDue(kT0 + 5000 * kMs));
+  EXPECT_FALSE(g.LocalAdvertDue(kT0 + options_.refresh_every - kMs));
+  EXPECT_TRUE(g.LocalAdvertDue(kT0 + options_.refresh_every));
   // Long past its own advert's expiry, self is still alive.
   EXPECT_EQ(g.LivenessOf("a", kT0 + core::Duration(3'600'000)), Liveness::kAlive);
 }
@@ -326,6 +326,98 @@ TEST_F(GossipTest, NewsIsPushedForAFewRoundsThenStops) {
     }
   }
   EXPECT_EQ(pushes, 2 * 2);  // rounds at +200 and +400 ms, to both peers
+}
+
+// Pushes in rounds 0..10 from kT0; `ack` answers each.
+int CountNewsPushes(Gossip& g, const GossipOptions& options,
+                    const std::function<GossipMessage(const Outbound&)>& ack) {
+  int pushes = 0;
+  for (int round = 0; round <= 10; ++round) {
+    const core::Time now = kT0 + round * options.round;
+    for (const Outbound& o : g.Tick(now)) {
+      if (o.message.kind != GossipMessage::Kind::kPush) continue;
+      ++pushes;
+      g.ReplyReceived(o, o.to_center, ack(o), now);
+    }
+  }
+  return pushes;
+}
+
+TEST_F(GossipTest, AckSaysWhichPushedAdvertsWereNoNews) {
+  Gossip g("a", options_, &verifier_, 1);
+  GossipMessage ack = g.Receive("b", Push({Advert("b", 1, 2), Advert("c", 1, 1)}), kT0);
+  EXPECT_EQ(ack.kind, GossipMessage::Kind::kAck);
+  EXPECT_TRUE(ack.digest.empty());
+  // b 1.2 again (duplicate), b 1.1 (stale: we hold 1.2), c 1.2 (news).
+  ack = g.Receive("d", Push({Advert("b", 1, 2), Advert("b", 1, 1), Advert("c", 1, 2)}), kT0);
+  EXPECT_EQ(ack.digest, (std::vector<DigestEntry>{{"b", 1, 2}, {"b", 1, 2}}));
+  const GossipMessage round_trip = *MessageFromJson(ToJson(ack));
+  EXPECT_EQ(round_trip, ack);
+}
+
+TEST_F(GossipTest, NewsStopsOnceEnoughPeersAlreadyHadIt) {
+  auto make = [&] {
+    auto g = std::make_unique<Gossip>("a", options_, &verifier_, 1);
+    std::vector<CapacityAdvert> peers;
+    for (const char* c : {"b", "c", "d", "e", "f"}) peers.push_back(Advert(c, 1, 1));
+    g->Receive("b", Push(peers), kT0);
+    return g;
+  };
+  // Acks from an older federation say nothing: pushed for the full 3 rounds.
+  auto empty_ack = [](const Outbound&) { return GossipMessage{}; };
+  EXPECT_EQ(CountNewsPushes(*make(), options_, empty_ack), 3 * 3);
+  // Every peer already had everything: 4 redundant acks stop each advert, so the first
+  // round (3 acks) is not enough and the second is the last.
+  auto had_all = [](const Outbound& o) {
+    GossipMessage ack;
+    for (const CapacityAdvert& a : o.message.adverts) {
+      ack.digest.push_back({a.center, a.epoch, a.seq});
+    }
+    return ack;
+  };
+  EXPECT_EQ(CountNewsPushes(*make(), options_, had_all), 2 * 3);
+  // An ack about an older advert than the one we push does not count.
+  auto had_older = [](const Outbound& o) {
+    GossipMessage ack;
+    for (const CapacityAdvert& a : o.message.adverts) {
+      ack.digest.push_back({a.center, a.epoch, a.seq - 1});
+    }
+    return ack;
+  };
+  EXPECT_EQ(CountNewsPushes(*make(), options_, had_older), 3 * 3);
+}
+
+TEST_F(GossipTest, KeepAliveIsPushedToOnePeerAndNotPassedOn) {
+  Gossip g("a", options_, &verifier_, 1);
+  std::vector<CapacityAdvert> peers;
+  for (const char* c : {"b", "c", "d", "e", "f"}) peers.push_back(Advert(c, 1, 1));
+  g.Receive("b", Push(peers), kT0);
+  ASSERT_EQ(g.SetLocalAdvert(Advert("a", 1, 1), kT0).size(), 3u);
+  const core::Time later = kT0 + core::Duration(5000);  // all news has aged out
+  g.Tick(later);
+  // Same content, new seq and issue time: a keep-alive, to one peer, then no rounds.
+  std::vector<Outbound> out = g.SetLocalAdvert(Advert("a", 1, 2, later), later);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].message, Push({Advert("a", 1, 2, later)}));
+  // A received keep-alive is taken but not pushed on; a changed advert is news.
+  g.Receive("b", Push({Advert("c", 1, 2, later)}), later);
+  EXPECT_EQ(g.FindAdvert("c")->seq, 2u);
+  CapacityAdvert changed = Advert("d", 1, 2, later);
+  changed.models[0].free = 3;
+  ASSERT_TRUE(SignAdvert(FakeSigner("d"), changed).ok());
+  g.Receive("b", Push({changed}), later);
+  int pushes = 0;
+  for (const Outbound& o : g.Tick(later + options_.round)) {
+    if (o.message.kind != GossipMessage::Kind::kPush) continue;
+    ++pushes;
+    EXPECT_EQ(o.message, Push({changed}));
+  }
+  EXPECT_EQ(pushes, 3);
+  // A keep-alive of our own after a real change is news again.
+  CapacityAdvert own = Advert("a", 1, 3, later);
+  own.models[0].free = 1;
+  ASSERT_TRUE(SignAdvert(FakeSigner("a"), own).ok());
+  EXPECT_EQ(g.SetLocalAdvert(own, later).size(), 3u);
 }
 
 TEST_F(GossipTest, ForgetDropsARevokedCenter) {

@@ -205,7 +205,8 @@ void Simulator::Handle(Event& e) {
       const int to = CenterOfUrl(e.sent.to_url);
       Node& dest = nodes_[static_cast<size_t>(to)];
       if (dest.gossip == nullptr || Chance(options_.loss)) {  // down, or the reply is lost
-        if (dest.gossip != nullptr) {  // processed, reply lost
+        if (dest.gossip != nullptr) {
+          // Processed; only the reply is lost.
           Count(to, dest.gossip->Receive(Id(e.center), e.sent.message, now_));
           Check(to);
         }

@@ -168,7 +168,7 @@ struct TrafficMeasurement {
   double bytes_per_s = 0;      // mean over centers of what each sent
   double max_bytes_per_s = 0;  // the busiest center
   double messages_per_s = 0;
-  double bytes_per_change = 0;  // over the rest rate, per center, while a change spreads
+  double bytes_per_change = 0;          // per center, over the rest rate
   std::vector<int64_t> convergence_ms;  // one per price change
 };
 
@@ -221,8 +221,8 @@ TrafficMeasurement MeasureTraffic(int centers, uint64_t seed) {
   }
   uint64_t change_bytes = 0;
   for (const Traffic& tr : sim.traffic()) change_bytes += tr.bytes;
-  m.bytes_per_change = (static_cast<double>(change_bytes) / centers -
-                        m.bytes_per_s * 3.0 * kChanges) / kChanges;
+  m.bytes_per_change =
+      (static_cast<double>(change_bytes) / centers - m.bytes_per_s * 3.0 * kChanges) / kChanges;
   return m;
 }
 
@@ -253,8 +253,8 @@ TEST(FederationSimTest, TrafficAtRestAndConvergenceAt8And32Centers) {
         static_cast<long long>(defaults.refresh_every.count()),
         static_cast<long long>(defaults.advert_ttl.count()), total.bytes_per_s,
         total.bytes_per_s * 8 / 1000, total.max_bytes_per_s * 8 / 1000, total.messages_per_s,
-        total.bytes_per_change, static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()),
-        times.size());
+        total.bytes_per_change, static_cast<long long>(times[times.size() / 2]),
+        static_cast<long long>(times.back()), times.size());
     EXPECT_LT(total.bytes_per_s * 8, 50'000.0) << centers << " centers";
     EXPECT_LT(times[times.size() / 2], 1000) << centers << " centers";
   }
