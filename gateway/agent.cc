@@ -198,6 +198,10 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
       });
   ServerSettings peer = ListenerSettings(p->config, p->config.peer);
   peer.tls.require_client_cert = true;
+  peer.tls.refuse_center = [p](std::string_view center) {
+    const FederationService* f = p->federation_ready.load();
+    return f != nullptr && f->IsRevoked(center);
+  };
   p->peer_server = std::make_unique<HttpServer>(
       p->runtime, peer,
       [p](HttpRequest& req, Respond respond) { p->peer_router.Dispatch(req, std::move(respond)); },

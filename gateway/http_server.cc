@@ -245,6 +245,22 @@ Status HttpServer::Impl::ConfigureTls() {
     ctx.load_verify_file(tls.ca_file, ec);
     if (ec) return TlsError("tls ca " + tls.ca_file, ec);
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    if (tls.refuse_center) {
+      // After OpenSSL's own chain checks, the leaf's center id against the refusals.
+      ctx.set_verify_callback(
+          [refuse = tls.refuse_center](bool preverified, ssl::verify_context& vc) {
+            if (!preverified) return false;
+            X509_STORE_CTX* store = vc.native_handle();
+            if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
+            X509* leaf = X509_STORE_CTX_get_current_cert(store);
+            BioPtr bio(BIO_new(BIO_s_mem()));
+            if (!bio || PEM_write_bio_X509(bio.get(), leaf) != 1) return false;
+            char* data = nullptr;
+            const long n = BIO_get_mem_data(bio.get(), &data);
+            auto id = CenterIdFromCertificatePem(std::string_view(data, static_cast<size_t>(n)));
+            return id.ok() && !refuse(*id);
+          });
+    }
   }
   return Status::Ok();
 }

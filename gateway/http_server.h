@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "gateway/http_types.h"
@@ -28,6 +29,10 @@ struct TlsSettings {
   std::string key_file;
   std::string ca_file;               // for client verification (require_client_cert)
   bool require_client_cert = false;  // mTLS, TLS 1.3 only (peer listener)
+  // With require_client_cert: a client whose certificate names a center for which this
+  // returns true fails the handshake (revoked centers). Called during handshakes, on I/O
+  // threads; must be thread-safe and quick.
+  std::function<bool(std::string_view center)> refuse_center;
 };
 
 struct ServerSettings {

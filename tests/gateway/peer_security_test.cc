@@ -133,6 +133,30 @@ TEST_F(PeerSecurityTest, PeerListenerRefusesClientsWithoutAFederationCertificate
   EXPECT_FALSE(f.ok() && f->status == 200);
 }
 
+TEST(PeerRevocationTest, ARevokedCenterFailsTheHandshake) {
+  testing::TempDir dir;
+  auto pki = testing::MakeTestPki(dir.path(), "target");
+  auto revoked = testing::MakeTestPki(dir.path(), "revoked");
+  auto fine = testing::MakeTestPki(dir.path(), "fine");
+  config::CenterConfig c = testing::TestCenterConfig(dir.path(), pki, "target");
+  c.federation.revoked = {"revoked"};
+  auto agent = Agent::Start(std::move(c), false);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  const std::string url = "https://127.0.0.1:" + std::to_string((*agent)->peer_port());
+  auto as = [&](const testing::TestPki& who) {
+    auto client = HttpsClient::Create(url, {pki.ca_file, who.cert_file, who.key_file, true});
+    return (*client)->Request("POST", "/peer/v1/gossip",
+                              R"({"kind":"digest","adverts":[],"digest":[]})");
+  };
+  auto refused = as(revoked);
+  EXPECT_FALSE(refused.ok()) << "a revoked center's certificate must not get through";
+  auto accepted = as(fine);
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_EQ(accepted->status, 200) << accepted->body;
+  (*agent)->RequestStop();
+  (*agent)->Wait();
+}
+
 TEST_F(PeerSecurityTest, ApiAndPeerRoutesStayOnTheirOwnListeners) {
   // An api route on the peer listener, with a valid peer certificate: not found.
   auto peer = PeerClientWith(peer_pki_);
