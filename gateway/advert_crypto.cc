@@ -19,6 +19,7 @@
 
 #include "gateway/certs.h"
 #include "gateway/openssl_ptr.h"
+#include "gateway/pem.h"
 
 namespace edwc::gateway {
 namespace {
@@ -30,62 +31,6 @@ struct X509StackFree {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
-
-constexpr std::streamsize kMaxPemFileBytes = 1 << 20;
-
-// `what` followed by OpenSSL's queued errors, which it drains so that they do not leak
-// into the next report on this thread.
-core::Status OpenSslError(core::Code code, std::string what) {
-  bool first = true;
-  while (unsigned long err = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof buf);
-    what += first ? ": " : "; ";
-    what += buf;
-    first = false;
-  }
-  return core::Status(code, std::move(what));
-}
-
-core::Result<std::string> ReadPemFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::Status(core::Code::kNotFound, "cannot open " + path);
-  std::string contents(static_cast<size_t>(kMaxPemFileBytes) + 1, '\0');
-  in.read(contents.data(), kMaxPemFileBytes + 1);
-  if (in.bad()) return core::IoError("read " + path + " failed");
-  if (in.gcount() > kMaxPemFileBytes) return core::InvalidArgument(path + ": file too large");
-  contents.resize(static_cast<size_t>(in.gcount()));
-  return contents;
-}
-
-core::Result<BioPtr> MemoryBio(std::string_view bytes) {
-  if (bytes.size() > INT_MAX) return core::InvalidArgument("PEM too large");
-  BioPtr bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
-  if (!bio) return OpenSslError(core::Code::kInternal, "BIO_new_mem_buf");
-  return bio;
-}
-
-// Every certificate in `pem`, leaf first; kInvalidArgument if there is none.
-core::Result<std::vector<X509Ptr>> ParseCertificates(std::string_view pem) {
-  EDWC_ASSIGN_OR_RETURN(BioPtr bio, MemoryBio(pem));
-  std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    certs.emplace_back(cert);
-  }
-  ERR_clear_error();  // the read that ends the loop always fails
-  if (certs.empty()) return core::InvalidArgument("no certificate in PEM");
-  return certs;
-}
-
-core::Result<std::string> CertificatePem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return OpenSslError(core::Code::kInternal, "PEM_write_bio_X509");
-  }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(size));
-}
 
 std::string Sha256(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -160,7 +105,7 @@ core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSigner(
     const std::string& cert_file, const std::string& key_file) {
   EDWC_ASSIGN_OR_RETURN(std::string cert_pem, ReadPemFile(cert_file));
   EDWC_ASSIGN_OR_RETURN(std::string key_pem, ReadPemFile(key_file));
-  auto certs = ParseCertificates(cert_pem);
+  auto certs = ParsePemCertificates(cert_pem);
   if (!certs.ok()) return certs.status().WithContext(cert_file);
   X509* leaf = certs->front().get();
   EDWC_ASSIGN_OR_RETURN(BioPtr key_bio, MemoryBio(key_pem));
@@ -201,7 +146,7 @@ struct CaAdvertVerifier::Impl {
 
 core::Result<CheckedPtr> CaAdvertVerifier::Impl::Check(std::string_view pem, time_t now,
                                                        RejectReason* reason) const {
-  auto certs = ParseCertificates(pem);
+  auto certs = ParsePemCertificates(pem);
   if (!certs.ok()) return Reject(reason, RejectReason::kMalformed, certs.status().message());
   X509StackPtr untrusted(sk_X509_new_null());
   if (!untrusted) return OpenSslError(core::Code::kInternal, "sk_X509_new_null");
@@ -270,7 +215,7 @@ core::Result<std::unique_ptr<CaAdvertVerifier>> CaAdvertVerifier::Create(const s
                                                                          RevocationCheck is_revoked,
                                                                          size_t cache_capacity) {
   EDWC_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(ca_file));
-  auto certs = ParseCertificates(pem);
+  auto certs = ParsePemCertificates(pem);
   if (!certs.ok()) return certs.status().WithContext(ca_file);
   auto impl = std::make_unique<Impl>();
   impl->store.reset(X509_STORE_new());

@@ -27,6 +27,7 @@
 
 #include "core/ids.h"
 #include "gateway/openssl_ptr.h"
+#include "gateway/pem.h"
 
 namespace edwc::gateway {
 namespace {
@@ -45,41 +46,12 @@ constexpr char kOrganization[] = "edwc federation";
 constexpr std::string_view kCenterUriPrefix = "edwc://center/";
 constexpr std::uintmax_t kMaxPemFileBytes = 1 << 20;
 
-// A Status whose message is `what` followed by OpenSSL's queued errors, which it drains
-// so that they do not leak into the next caller's report on this thread.
-core::Status OpenSslError(core::Code code, std::string_view what) {
-  std::string message(what);
-  while (unsigned long err = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof buf);
-    message += message.size() == what.size() ? ": " : "; ";
-    message += buf;
-  }
-  return core::Status(code, std::move(message));
-}
-
 core::Status ErrnoError(std::string_view what, const std::string& path) {
   core::Code code = errno == ENOENT ? core::Code::kNotFound : core::Code::kIoError;
   return core::Status(code, std::string(what) + " " + path + ": " + std::strerror(errno));
 }
 
 // --- Files -------------------------------------------------------------------------------
-
-core::Result<std::string> ReadSmallFile(const std::string& path) {
-  std::error_code ec;
-  std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    core::Code code =
-        ec == std::errc::no_such_file_or_directory ? core::Code::kNotFound : core::Code::kIoError;
-    return core::Status(code, "read " + path + ": " + ec.message());
-  }
-  if (size > kMaxPemFileBytes) return core::InvalidArgument("read " + path + ": file too large");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (!in.good() && !in.eof()) return core::IoError("read " + path + ": read failed");
-  return contents.str();
-}
 
 // Writes through a temporary file in the same directory and renames it over `path`, so a
 // reader sees either the old or the new contents, never a torn file. The temporary is
@@ -117,29 +89,6 @@ core::Status CreateDirectory(const std::string& dir) {
 
 // --- PEM ---------------------------------------------------------------------------------
 
-core::Result<BioPtr> MemoryBio(std::string_view bytes) {
-  if (bytes.size() > INT_MAX) return core::InvalidArgument("PEM too large");
-  BioPtr bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
-  if (!bio) return OpenSslError(core::Code::kInternal, "BIO_new_mem_buf");
-  return bio;
-}
-
-// All certificates in `pem`, in order; kInvalidArgument if there are none.
-core::Result<std::vector<X509Ptr>> ParseCertificates(std::string_view pem) {
-  EDWC_ASSIGN_OR_RETURN(BioPtr bio, MemoryBio(pem));
-  std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    certs.emplace_back(cert);
-  }
-  unsigned long err = ERR_peek_last_error();
-  bool clean_end = ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
-  if (certs.empty() || !clean_end) {
-    return OpenSslError(core::Code::kInvalidArgument, "bad certificate PEM");
-  }
-  ERR_clear_error();
-  return certs;
-}
-
 core::Result<X509Ptr> ParseFirstCertificate(std::string_view pem) {
   EDWC_ASSIGN_OR_RETURN(BioPtr bio, MemoryBio(pem));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -155,14 +104,14 @@ core::Result<PkeyPtr> ParsePrivateKey(std::string_view pem) {
 }
 
 core::Result<X509Ptr> ReadCertificateFile(const std::string& path) {
-  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(path));
   auto cert = ParseFirstCertificate(pem);
   if (!cert.ok()) return cert.status().WithContext(path);
   return cert;
 }
 
 core::Result<PkeyPtr> ReadPrivateKeyFile(const std::string& path) {
-  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(path));
   auto key = ParsePrivateKey(pem);
   if (!key.ok()) return key.status().WithContext(path);
   return key;
@@ -173,14 +122,6 @@ std::string BioContents(BIO* bio) {
   char* data = nullptr;
   long size = BIO_get_mem_data(bio, &data);
   return size > 0 ? std::string(data, static_cast<size_t>(size)) : std::string();
-}
-
-core::Result<std::string> CertificatePem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    return OpenSslError(core::Code::kInternal, "PEM_write_bio_X509");
-  }
-  return BioContents(bio.get());
 }
 
 core::Result<std::string> PrivateKeyPem(EVP_PKEY* key) {
@@ -320,7 +261,7 @@ struct CaMaterial {
 
 core::Result<CaMaterial> LoadCa(const std::string& ca_dir) {
   CaMaterial ca;
-  EDWC_ASSIGN_OR_RETURN(ca.pem, ReadSmallFile(ca_dir + "/ca.pem"));
+  EDWC_ASSIGN_OR_RETURN(ca.pem, ReadPemFile(ca_dir + "/ca.pem"));
   EDWC_ASSIGN_OR_RETURN(ca.cert, ParseFirstCertificate(ca.pem));
   EDWC_ASSIGN_OR_RETURN(ca.key, ReadPrivateKeyFile(ca_dir + "/ca.key"));
   if (X509_check_private_key(ca.cert.get(), ca.key.get()) != 1) {
@@ -333,6 +274,65 @@ core::Result<CaMaterial> LoadCa(const std::string& ca_dir) {
 }
 
 }  // namespace
+
+// --- Shared helpers (gateway/pem.h) -------------------------------------------------------
+
+core::Status OpenSslError(core::Code code, std::string_view what) {
+  std::string message(what);
+  while (unsigned long err = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof buf);
+    message += message.size() == what.size() ? ": " : "; ";
+    message += buf;
+  }
+  return core::Status(code, std::move(message));
+}
+
+core::Result<std::string> ReadPemFile(const std::string& path) {
+  std::error_code ec;
+  std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    core::Code code =
+        ec == std::errc::no_such_file_or_directory ? core::Code::kNotFound : core::Code::kIoError;
+    return core::Status(code, "read " + path + ": " + ec.message());
+  }
+  if (size > kMaxPemFileBytes) return core::InvalidArgument("read " + path + ": file too large");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (!in.good() && !in.eof()) return core::IoError("read " + path + ": read failed");
+  return contents.str();
+}
+
+core::Result<BioPtr> MemoryBio(std::string_view bytes) {
+  if (bytes.size() > INT_MAX) return core::InvalidArgument("PEM too large");
+  BioPtr bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+  if (!bio) return OpenSslError(core::Code::kInternal, "BIO_new_mem_buf");
+  return bio;
+}
+
+core::Result<std::vector<X509Ptr>> ParsePemCertificates(std::string_view pem) {
+  EDWC_ASSIGN_OR_RETURN(BioPtr bio, MemoryBio(pem));
+  std::vector<X509Ptr> certs;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certs.emplace_back(cert);
+  }
+  unsigned long err = ERR_peek_last_error();
+  bool clean_end = ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
+  if (certs.empty() || !clean_end) {
+    return OpenSslError(core::Code::kInvalidArgument, "bad certificate PEM");
+  }
+  ERR_clear_error();
+  return certs;
+}
+
+core::Result<std::string> CertificatePem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
+    return OpenSslError(core::Code::kInternal, "PEM_write_bio_X509");
+  }
+  return BioContents(bio.get());
+}
 
 core::Status InitDevCa(const std::string& dir, const CaOptions& options) {
   const std::string cert_path = dir + "/ca.pem";
@@ -415,7 +415,7 @@ core::Result<std::string> CenterIdFromCertificatePem(std::string_view pem) {
 }
 
 core::Result<std::string> CenterIdFromCertificateFile(const std::string& path) {
-  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+  EDWC_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(path));
   auto id = CenterIdFromCertificatePem(pem);
   if (!id.ok()) return id.status().WithContext(path);
   return id;
@@ -423,8 +423,8 @@ core::Result<std::string> CenterIdFromCertificateFile(const std::string& path) {
 
 core::Status VerifyCertificateAgainstCa(std::string_view leaf_pem, std::string_view ca_pem,
                                         core::Time at) {
-  EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ParseCertificates(leaf_pem));
-  EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> anchors, ParseCertificates(ca_pem));
+  EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> chain, ParsePemCertificates(leaf_pem));
+  EDWC_ASSIGN_OR_RETURN(std::vector<X509Ptr> anchors, ParsePemCertificates(ca_pem));
   X509StorePtr store(X509_STORE_new());
   X509StackPtr untrusted(sk_X509_new_null());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());

@@ -27,7 +27,7 @@
 #include "gateway/certs.h"
 #include "gateway/io_runtime.h"
 #include "gateway/metrics.h"
-#include "gateway/openssl_ptr.h"
+#include "gateway/pem.h"
 
 namespace edwc::gateway {
 
@@ -57,14 +57,8 @@ Status TlsError(std::string what, const boost::system::error_code& ec) {
 std::string PeerCenterId(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return {};
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  std::string pem;
-  if (bio && PEM_write_bio_X509(bio.get(), cert) == 1) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio.get(), &data);
-    pem.assign(data, static_cast<size_t>(n));
-  }
-  auto id = CenterIdFromCertificatePem(pem);
+  auto pem = CertificatePem(cert);
+  auto id = pem.ok() ? CenterIdFromCertificatePem(*pem) : core::Result<std::string>(pem.status());
   return id.ok() ? *id : std::string();
 }
 
@@ -252,12 +246,9 @@ Status HttpServer::Impl::ConfigureTls() {
             if (!preverified) return false;
             X509_STORE_CTX* store = vc.native_handle();
             if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
-            X509* leaf = X509_STORE_CTX_get_current_cert(store);
-            BioPtr bio(BIO_new(BIO_s_mem()));
-            if (!bio || PEM_write_bio_X509(bio.get(), leaf) != 1) return false;
-            char* data = nullptr;
-            const long n = BIO_get_mem_data(bio.get(), &data);
-            auto id = CenterIdFromCertificatePem(std::string_view(data, static_cast<size_t>(n)));
+            auto pem = CertificatePem(X509_STORE_CTX_get_current_cert(store));
+            if (!pem.ok()) return false;
+            auto id = CenterIdFromCertificatePem(*pem);
             return id.ok() && !refuse(*id);
           });
     }

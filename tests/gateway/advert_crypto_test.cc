@@ -32,32 +32,6 @@ using federation::RejectReason;
 
 const core::Time kNow = core::Time(core::Duration(1'800'000'000'000));  // 2027-01-15
 
-// IssueCenterCert dates a certificate's end from now, so it cannot make an expired one:
-// this issues one, re-dates it to [now - 10 days, now - 1 day] and re-signs it with the
-// test CA's key, rewriting center.pem and chain.pem.
-void IssueExpiredCert(const std::string& ca_dir, const std::string& center,
-                      const std::string& out) {
-  ASSERT_TRUE(IssueCenterCert(ca_dir, center, out).ok());
-  BioPtr cert_in(BIO_new_file((out + "/center.pem").c_str(), "r"));
-  X509Ptr cert(PEM_read_bio_X509(cert_in.get(), nullptr, nullptr, nullptr));
-  BioPtr key_in(BIO_new_file((ca_dir + "/ca.key").c_str(), "r"));
-  OpenSslPtr<EVP_PKEY, EVP_PKEY_free> ca_key(
-      PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr));
-  ASSERT_TRUE(cert && ca_key);
-  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -10L * 86400) != nullptr);
-  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notAfter(cert.get()), -1L * 86400) != nullptr);
-  ASSERT_GT(X509_sign(cert.get(), ca_key.get(), EVP_sha256()), 0);
-  BioPtr pem(BIO_new(BIO_s_mem()));
-  ASSERT_EQ(PEM_write_bio_X509(pem.get(), cert.get()), 1);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(pem.get(), &data);
-  const std::string leaf(data, static_cast<size_t>(n));
-  std::ifstream ca_in(ca_dir + "/ca.pem");
-  const std::string ca_pem((std::istreambuf_iterator<char>(ca_in)), {});
-  std::ofstream(out + "/center.pem", std::ios::trunc) << leaf;
-  std::ofstream(out + "/chain.pem", std::ios::trunc) << leaf << ca_pem;
-}
-
 CapacityAdvert SampleAdvert(const std::string& center) {
   CapacityAdvert a;
   a.center = center;
@@ -194,7 +168,7 @@ TEST_F(AdvertCryptoTest, UnsignedOrCertificatelessAdvertIsForged) {
 // the advert is refused for time, as one whose TTL has passed).
 TEST_F(AdvertCryptoTest, ExpiredCertificateIsExpired) {
   const std::string out = dir_.Sub("stale");
-  IssueExpiredCert(dir_.Sub("ca"), "gamma", out);
+  testing::IssueExpiredCenterCert(dir_.Sub("ca"), "gamma", out);
   CapacityAdvert a = SampleAdvert("gamma");
   auto signer = MakeAdvertSigner(out + "/chain.pem", out + "/center.key");
   ASSERT_TRUE(signer.ok());

@@ -33,32 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// IssueCenterCert dates a certificate's end from now, so it cannot make an expired one:
-// this issues one, re-dates it to [now - 10 days, now - 1 day] and re-signs it with the
-// test CA's key, rewriting center.pem and chain.pem.
-void IssueExpiredCert(const std::string& ca_dir, const std::string& center,
-                      const std::string& out) {
-  ASSERT_TRUE(IssueCenterCert(ca_dir, center, out).ok());
-  BioPtr cert_in(BIO_new_file((out + "/center.pem").c_str(), "r"));
-  X509Ptr cert(PEM_read_bio_X509(cert_in.get(), nullptr, nullptr, nullptr));
-  BioPtr key_in(BIO_new_file((ca_dir + "/ca.key").c_str(), "r"));
-  OpenSslPtr<EVP_PKEY, EVP_PKEY_free> ca_key(
-      PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr));
-  ASSERT_TRUE(cert && ca_key);
-  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -10L * 86400) != nullptr);
-  ASSERT_TRUE(X509_gmtime_adj(X509_getm_notAfter(cert.get()), -1L * 86400) != nullptr);
-  ASSERT_GT(X509_sign(cert.get(), ca_key.get(), EVP_sha256()), 0);
-  BioPtr pem(BIO_new(BIO_s_mem()));
-  ASSERT_EQ(PEM_write_bio_X509(pem.get(), cert.get()), 1);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(pem.get(), &data);
-  const std::string leaf(data, static_cast<size_t>(n));
-  std::ifstream ca_in(ca_dir + "/ca.pem");
-  const std::string ca_pem((std::istreambuf_iterator<char>(ca_in)), {});
-  std::ofstream(out + "/center.pem", std::ios::trunc) << leaf;
-  std::ofstream(out + "/chain.pem", std::ios::trunc) << leaf << ca_pem;
-}
-
 config::TlsFiles Files(const testing::TestPki& pki) {
   return {pki.ca_file, pki.cert_file, pki.key_file};
 }
@@ -109,7 +83,7 @@ class PeerTlsTest : public ::testing::Test {
     // Same center id as a member, but issued by a CA the federation does not trust.
     rogue_ = testing::MakeTestPki(dir_.Sub("rogue"), "beta");
     const std::string stale_dir = dir_.Sub("stale");
-    IssueExpiredCert(dir_.Sub("ca"), "gamma", stale_dir);
+    testing::IssueExpiredCenterCert(dir_.Sub("ca"), "gamma", stale_dir);
     stale_ = {alpha_.ca_file, stale_dir + "/chain.pem", stale_dir + "/center.key"};
     client_runtime_.Start();
   }

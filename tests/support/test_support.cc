@@ -4,7 +4,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+
 #include "gateway/certs.h"
+#include "gateway/pem.h"
 
 namespace edwc::testing {
 
@@ -38,6 +45,34 @@ TestPki MakeTestPki(const std::string& dir, const std::string& center) {
     std::abort();
   }
   return {ca_dir + "/ca.pem", out + "/chain.pem", out + "/center.key"};
+}
+
+void IssueExpiredCenterCert(const std::string& ca_dir, const std::string& center,
+                            const std::string& out) {
+  auto die = [](const std::string& what) {
+    std::fprintf(stderr, "IssueExpiredCenterCert: %s\n", what.c_str());
+    std::abort();
+  };
+  if (auto st = gateway::IssueCenterCert(ca_dir, center, out); !st.ok()) die(st.ToString());
+  auto pem = gateway::ReadPemFile(out + "/center.pem");
+  auto key_pem = gateway::ReadPemFile(ca_dir + "/ca.key");
+  auto ca_pem = gateway::ReadPemFile(ca_dir + "/ca.pem");
+  if (!pem.ok() || !key_pem.ok() || !ca_pem.ok()) die("cannot read the certificate or CA");
+  auto certs = gateway::ParsePemCertificates(*pem);
+  auto key_bio = gateway::MemoryBio(*key_pem);
+  if (!certs.ok() || !key_bio.ok()) die("cannot parse the certificate");
+  gateway::OpenSslPtr<EVP_PKEY, EVP_PKEY_free> ca_key(
+      PEM_read_bio_PrivateKey(key_bio->get(), nullptr, nullptr, nullptr));
+  X509* cert = (*certs)[0].get();
+  if (!ca_key || X509_gmtime_adj(X509_getm_notBefore(cert), -10L * 86400) == nullptr ||
+      X509_gmtime_adj(X509_getm_notAfter(cert), -1L * 86400) == nullptr ||
+      X509_sign(cert, ca_key.get(), EVP_sha256()) <= 0) {
+    die("cannot re-date and re-sign the certificate");
+  }
+  auto leaf = gateway::CertificatePem(cert);
+  if (!leaf.ok()) die(leaf.status().ToString());
+  std::ofstream(out + "/center.pem", std::ios::trunc) << *leaf;
+  std::ofstream(out + "/chain.pem", std::ios::trunc) << *leaf << *ca_pem;
 }
 
 std::string TokenFor(config::Role role) {

@@ -33,6 +33,12 @@ struct TestPki {
 // binary on failure (it is set-up, not the thing under test).
 TestPki MakeTestPki(const std::string& dir, const std::string& center);
 
+// Issues a certificate for `center` into `out` (as IssueCenterCert) that expired
+// yesterday: valid from ten days ago to one day ago, re-signed by the CA in `ca_dir`.
+// (IssueCenterCert dates a certificate's end from now, so it cannot make one.)
+void IssueExpiredCenterCert(const std::string& ca_dir, const std::string& center,
+                            const std::string& out);
+
 // The bearer token the test config accepts for each role: "test-viewer-token", ...
 std::string TokenFor(config::Role role);
 
