@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "config/load.h"
 #include "core/log.h"
@@ -101,6 +102,8 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
 }
 
 void WatchConfig(Agent::Impl* p);
+void ApplyConfigChanges(Agent::Impl* p);
+void StopWatchingConfig(Agent::Impl* p);
 
 struct Agent::Impl {
   Impl(config::CenterConfig c, executor::CapacitySourcePtr source)
@@ -114,6 +117,7 @@ struct Agent::Impl {
   // The I/O threads stop before anything they may touch (server, router, store) goes,
   // whichever way the agent ends, including a failed Start.
   ~Impl() {
+    StopWatchingConfig(this);
     runtime.Stop();
     runtime.Join();
   }
@@ -131,7 +135,6 @@ struct Agent::Impl {
   std::unique_ptr<HttpServer> peer_server;
   std::unique_ptr<FederationService> federation;
   std::atomic<FederationService*> federation_ready{nullptr};
-  int64_t config_mtime = 0;
   storage::StorePtr store;
   uint16_t api_port = 0;
   uint16_t peer_port = 0;
@@ -141,31 +144,51 @@ struct Agent::Impl {
   std::condition_variable cv;
   bool stop_requested = false;  // GUARDED_BY(mu)
   bool drained = false;         // GUARDED_BY(mu)
+  bool watcher_stop = false;    // GUARDED_BY(mu)
+  std::thread config_watcher;
 };
 
 // Prices and the revocation list are applied without a restart: the config file is
 // re-read when it changes (checked every two seconds); other changed keys wait for one.
+// The check reads and parses files, so it has a thread of its own, never an I/O thread.
 void WatchConfig(Agent::Impl* p) {
   if (p->config.source_file.empty()) return;
-  p->config_mtime = MtimeNs(p->config.source_file);
-  p->runtime.Every(std::chrono::seconds(2), [p] {
-    const int64_t mtime = MtimeNs(p->config.source_file);
-    if (mtime == 0 || mtime == p->config_mtime) return true;
-    p->config_mtime = mtime;
-    std::vector<config::ConfigError> errors;
-    auto fresh = config::LoadCenterConfig(p->config.source_file, &errors);
-    if (!fresh.ok()) {
-      core::LogWarn("agent", "config changed but does not load; keeping the running one:\n" +
-                                 fresh.status().message());
-      return true;
+  p->config_watcher = std::thread([p] {
+    int64_t seen = MtimeNs(p->config.source_file);
+    std::unique_lock lock(p->mu);
+    while (!p->cv.wait_for(lock, std::chrono::seconds(2), [p] { return p->watcher_stop; })) {
+      lock.unlock();
+      const int64_t mtime = MtimeNs(p->config.source_file);
+      if (mtime != 0 && mtime != seen) {
+        seen = mtime;
+        ApplyConfigChanges(p);
+      }
+      lock.lock();
     }
-    p->federation->SetRevoked(fresh->federation.revoked);
-    p->federation->SetPricing(fresh->pricing);
-    std::string list;
-    for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
-    core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
-    return true;
   });
+}
+
+void ApplyConfigChanges(Agent::Impl* p) {
+  auto fresh = config::LoadCenterConfig(p->config.source_file);
+  if (!fresh.ok()) {
+    core::LogWarn("agent", "config changed but does not load; keeping the running one:\n" +
+                               fresh.status().message());
+    return;
+  }
+  p->federation->SetRevoked(fresh->federation.revoked);
+  p->federation->SetPricing(fresh->pricing);
+  std::string list;
+  for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
+  core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
+}
+
+void StopWatchingConfig(Agent::Impl* p) {
+  {
+    std::lock_guard lock(p->mu);
+    p->watcher_stop = true;
+  }
+  p->cv.notify_all();
+  if (p->config_watcher.joinable()) p->config_watcher.join();
 }
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -260,6 +283,7 @@ int Agent::Wait() {
   std::unique_lock lock(p->mu);
   p->cv.wait(lock, [p] { return p->stop_requested; });
   lock.unlock();
+  StopWatchingConfig(p);
   p->federation->Stop();
   p->peer_server->Drain([] {});
   p->server->Drain([p] {

@@ -39,6 +39,8 @@ class Agent {
  private:
   struct Impl;
   friend void WatchConfig(Impl* p);
+  friend void ApplyConfigChanges(Impl* p);
+  friend void StopWatchingConfig(Impl* p);
   explicit Agent(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -69,7 +69,6 @@ ApiService::ApiService(const config::CenterConfig& config, executor::CapacitySou
 void ApiService::SetReady(uint64_t epoch, const ViewSource* view) {
   epoch_ = epoch;
   source_ = view;
-  ready_ = true;
 }
 
 void ApiService::RegisterRoutes(Router& router) {
@@ -94,7 +93,7 @@ void ApiService::Healthz(HttpRequest&, const RouteContext&, Respond respond) {
 }
 
 void ApiService::Readyz(HttpRequest&, const RouteContext&, Respond respond) {
-  if (!ready_) return respond(NotReady());
+  if (!ready()) return respond(NotReady());
   json::object o{{"status", "ready"}, {"center", config_.center.id}, {"epoch", epoch_.load()}};
   respond(HttpResponse::Json(200, json::serialize(o)));
 }
@@ -186,7 +185,7 @@ core::Result<std::shared_ptr<const ApiService::View>> ApiService::CurrentView() 
 }
 
 void ApiService::ListCenters(HttpRequest&, const RouteContext&, Respond respond) {
-  if (!ready_) return respond(NotReady());
+  if (!ready()) return respond(NotReady());
   auto view = CurrentView();
   if (!view.ok()) return respond(HttpResponse::Error(view.status()));
   HttpResponse r;
@@ -195,7 +194,7 @@ void ApiService::ListCenters(HttpRequest&, const RouteContext&, Respond respond)
 }
 
 void ApiService::GetCenter(HttpRequest&, const RouteContext& ctx, Respond respond) {
-  if (!ready_) return respond(NotReady());
+  if (!ready()) return respond(NotReady());
   auto view = CurrentView();
   if (!view.ok()) return respond(HttpResponse::Error(view.status()));
   const std::string id(ctx.Param("id"));
@@ -233,7 +232,7 @@ void ApiService::CreateQuote(HttpRequest& req, const RouteContext&, Respond resp
   if (!minutes.ok()) return fail(minutes.status());
   auto start_opt = core::GetOptionalTime(*body, "start");
   if (!start_opt.ok()) return fail(start_opt.status());
-  if (!ready_) return respond(NotReady());
+  if (!ready()) return respond(NotReady());
   auto view = CurrentView();
   if (!view.ok()) return fail(view.status());
 

@@ -34,7 +34,7 @@ class ApiService {
   // Storage is open and the federation view exists: /readyz answers 200 and v1 routes
   // serve. `view` must outlive the service.
   void SetReady(uint64_t epoch, const ViewSource* view);
-  bool ready() const { return ready_.load(); }
+  bool ready() const { return source_.load() != nullptr; }
 
  private:
   void Healthz(HttpRequest&, const RouteContext&, Respond);
@@ -58,7 +58,6 @@ class ApiService {
   executor::CapacitySource* capacity_;
   const core::Clock* clock_;
   Metrics* metrics_;
-  std::atomic<bool> ready_{false};
   std::atomic<uint64_t> epoch_{0};
   std::atomic<const ViewSource*> source_{nullptr};
 

@@ -372,40 +372,16 @@ TEST_F(LimitedHttpsTest, ConnectionsOverTheCapAreRefused) {
   EXPECT_TRUE(served);
 }
 
-// A raw OpenSSL client pinned to one protocol version and cipher list: whether the
-// server completes the handshake.
-bool Handshakes(uint16_t port, int version, const char* ciphers12) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_security_level(ctx.get(), 0);  // let the client offer what the server must refuse
-  SSL_CTX_set_min_proto_version(ctx.get(), version);
-  SSL_CTX_set_max_proto_version(ctx.get(), version);
-  if (ciphers12 != nullptr) SSL_CTX_set_cipher_list(ctx.get(), ciphers12);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    SslPtr ssl(SSL_new(ctx.get()));
-    SSL_set_fd(ssl.get(), fd);
-    ok = SSL_connect(ssl.get()) == 1;
-  }
-  close(fd);
-  return ok;
-}
-
 TEST_F(HttpsTest, OnlyTls12And13WithModernCiphers) {
   const uint16_t port = agent_->api_port();
-  EXPECT_TRUE(Handshakes(port, TLS1_3_VERSION, nullptr));
-  EXPECT_TRUE(Handshakes(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"));
-  EXPECT_TRUE(Handshakes(port, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"));
-  EXPECT_FALSE(Handshakes(port, TLS1_1_VERSION, "ALL:@SECLEVEL=0"));
-  EXPECT_FALSE(Handshakes(port, TLS1_VERSION, "ALL:@SECLEVEL=0"));
+  EXPECT_TRUE(testing::TlsHandshakeSucceeds(port, TLS1_3_VERSION, nullptr));
+  EXPECT_TRUE(testing::TlsHandshakeSucceeds(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+  EXPECT_TRUE(testing::TlsHandshakeSucceeds(port, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"));
+  EXPECT_FALSE(testing::TlsHandshakeSucceeds(port, TLS1_1_VERSION, "ALL:@SECLEVEL=0"));
+  EXPECT_FALSE(testing::TlsHandshakeSucceeds(port, TLS1_VERSION, "ALL:@SECLEVEL=0"));
   // CBC and SHA-1 suites are not modern.
-  EXPECT_FALSE(Handshakes(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"));
-  EXPECT_FALSE(Handshakes(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES256-SHA384"));
+  EXPECT_FALSE(testing::TlsHandshakeSucceeds(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"));
+  EXPECT_FALSE(testing::TlsHandshakeSucceeds(port, TLS1_2_VERSION, "ECDHE-ECDSA-AES256-SHA384"));
 }
 
 TEST(AgentStartTest, RefusesACertificateOfAnotherCenter) {

@@ -155,32 +155,10 @@ TEST_F(PeerTlsTest, NoClientCertificateIsRefused) {
   EXPECT_EQ(listener.served(), 0);
 }
 
-// A raw OpenSSL client with a valid center certificate but limited to TLS 1.2.
-bool Tls12Handshakes(uint16_t port, const testing::TestPki& pki) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx.get(), pki.cert_file.c_str()), 1);
-  EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx.get(), pki.key_file.c_str(), SSL_FILETYPE_PEM), 1);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    SslPtr ssl(SSL_new(ctx.get()));
-    SSL_set_fd(ssl.get(), fd);
-    ok = SSL_connect(ssl.get()) == 1;
-  }
-  close(fd);
-  return ok;
-}
-
 TEST_F(PeerTlsTest, Tls12ClientIsRefused) {
   PeerListener listener(alpha_);
-  EXPECT_FALSE(Tls12Handshakes(listener.port(), beta_));
+  // A valid center certificate, but TLS 1.2 only.
+  EXPECT_FALSE(testing::TlsHandshakeSucceeds(listener.port(), TLS1_2_VERSION, nullptr, &beta_));
   EXPECT_EQ(listener.served(), 0);
 }
 

@@ -4,9 +4,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -73,6 +78,35 @@ void IssueExpiredCenterCert(const std::string& ca_dir, const std::string& center
   if (!leaf.ok()) die(leaf.status().ToString());
   std::ofstream(out + "/center.pem", std::ios::trunc) << *leaf;
   std::ofstream(out + "/chain.pem", std::ios::trunc) << *leaf << *ca_pem;
+}
+
+bool TlsHandshakeSucceeds(uint16_t port, int version, const char* ciphers12,
+                          const TestPki* client) {
+  gateway::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_security_level(ctx.get(), 0);
+  SSL_CTX_set_min_proto_version(ctx.get(), version);
+  SSL_CTX_set_max_proto_version(ctx.get(), version);
+  if (ciphers12 != nullptr) SSL_CTX_set_cipher_list(ctx.get(), ciphers12);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  if (client != nullptr &&
+      (SSL_CTX_use_certificate_chain_file(ctx.get(), client->cert_file.c_str()) != 1 ||
+       SSL_CTX_use_PrivateKey_file(ctx.get(), client->key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
+    std::fprintf(stderr, "TlsHandshakeSucceeds: cannot load %s\n", client->cert_file.c_str());
+    std::abort();
+  }
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    gateway::SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    ok = SSL_connect(ssl.get()) == 1;
+  }
+  close(fd);
+  return ok;
 }
 
 std::string TokenFor(config::Role role) {

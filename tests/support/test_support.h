@@ -3,6 +3,7 @@
 // fake: agents built from these configs are real gateways on loopback port 0.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "config/center_config.h"
@@ -38,6 +39,13 @@ TestPki MakeTestPki(const std::string& dir, const std::string& center);
 // (IssueCenterCert dates a certificate's end from now, so it cannot make one.)
 void IssueExpiredCenterCert(const std::string& ca_dir, const std::string& center,
                             const std::string& out);
+
+// A raw OpenSSL client pinned to one protocol `version` (TLS1_2_VERSION, ...): whether a
+// handshake with 127.0.0.1:`port` completes. `ciphers12` (TLS 1.2 and below) is offered
+// at security level 0, so that weak suites can be shown refused by the server; `client`
+// presents that center's certificate. The server's certificate is not checked.
+bool TlsHandshakeSucceeds(uint16_t port, int version, const char* ciphers12 = nullptr,
+                          const TestPki* client = nullptr);
 
 // The bearer token the test config accepts for each role: "test-viewer-token", ...
 std::string TokenFor(config::Role role);
