@@ -36,7 +36,8 @@ class Metrics {
 
   void RecordRequest(int route, int status, std::chrono::nanoseconds latency);
 
-  // Connection and TLS counters (listener label: "api" or "peer").
+  // Connection and TLS counters, summed over the listeners that share this Metrics (the
+  // api and peer listeners of an agent).
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_rejected{0};  // over max_connections
