@@ -2,6 +2,7 @@
 // the federation costs at rest.
 //
 //   federation_bench --edwc build/release/cli/edwc --centers 8 [--idle-seconds 10]
+//                    [--jobs 2000 --brokers 32]
 //
 // Starts N `edwc agent` processes (each its own CA-signed certificate, one I/O thread,
 // default gossip settings, all joining through center 0), waits until every center sees
@@ -11,9 +12,14 @@
 //  - a price change: rewrites center 0's config with a new h800 price (the agent applies
 //    it without a restart); t0 is when center 0's own view shows it, and the result is
 //    the time until every center's view shows it.
+//  - with --jobs N: --brokers threads submit N jobs (1 h800 each, `true`, every center
+//    a home in turn; Idempotency-Key per job) and the figure is jobs held and committed
+//    per second: N over the time from the first submission until every job's home says
+//    it is committed or beyond (the hold, the commit and both sides' durable writes done).
 // Prints one line per figure. Nothing else should use loopback meanwhile.
 #include <signal.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -41,6 +47,7 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kToken[] = "bench-viewer-token";
+constexpr char kBrokerToken[] = "bench-broker-token";
 
 struct Center {
   std::string id;
@@ -114,7 +121,8 @@ bool StartCenter(Center& c, const fs::path& dir, const std::string& edwc, const 
   cfg.capacity.inventory = {{"h800", 64}};
   cfg.pricing.models = {{"h800", {core::Money::Fen(1800), {}}}};
   cfg.pricing.egress_per_gb = core::Money::Fen(30);
-  cfg.tokens = {{"bench", config::Role::kViewer, gateway::Sha256Hex(kToken)}};
+  cfg.tokens = {{"bench", config::Role::kViewer, gateway::Sha256Hex(kToken)},
+                {"bench-broker", config::Role::kBroker, gateway::Sha256Hex(kBrokerToken)}};
   if (!seed.empty()) cfg.federation.seeds = {seed};
   c.config_path = (cdir / "center.yaml").string();
   std::ofstream(c.config_path) << config::RenderCenterConfig(cfg);
@@ -159,15 +167,90 @@ std::optional<std::chrono::milliseconds> AwaitAll(std::vector<Center>& centers, 
   return std::nullopt;
 }
 
+// Jobs held and committed per second across the federation; see the top of the file.
+bool RunJobs(std::vector<Center>& centers, int jobs, int brokers, std::string* why) {
+  std::vector<std::vector<std::pair<size_t, std::string>>> placed(static_cast<size_t>(brokers));
+  std::atomic<int> next{0}, failures{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int b = 0; b < brokers; ++b) {
+    threads.emplace_back([&, b] {
+      std::vector<std::unique_ptr<gateway::HttpsClient>> clients;
+      for (const Center& c : centers) {
+        auto client =
+            gateway::HttpsClient::Create(c.api_url, {c.config.tls.ca, "", "", false}, 30s);
+        if (!client.ok()) return;
+        clients.push_back(std::move(client).value());
+      }
+      for (int j = next++; j < jobs; j = next++) {
+        const size_t home = static_cast<size_t>(j) % centers.size();
+        auto r = clients[home]->Request(
+            "POST", "/v1/jobs",
+            R"({"model":"h800","count":1,"duration_minutes":10,"command":["true"]})",
+            {{"authorization", std::string("Bearer ") + kBrokerToken},
+             {"content-type", "application/json"},
+             {"idempotency-key", "bench-" + std::to_string(j)}});
+        auto doc = r.ok() ? core::ParseJsonObject(r->body) : core::Result<json::object>(r.status());
+        if (!r.ok() || r->status >= 300 || !doc.ok()) {
+          ++failures;
+          continue;
+        }
+        placed[static_cast<size_t>(b)].emplace_back(home, std::string(doc->at("id").as_string()));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto submitted = Clock::now();
+  // Every home lists its jobs; a job counts once it is committed or beyond.
+  auto beyond_held = [](std::string_view s) { return s != "placing" && s != "held"; };
+  size_t total = 0;
+  for (const auto& p : placed) total += p.size();
+  for (;;) {
+    size_t done = 0;
+    for (Center& c : centers) {
+      std::string after;
+      for (;;) {
+        auto r = c.client->Request("GET",
+                                   "/v1/jobs?limit=1000" + (after.empty() ? "" : "&after=" + after),
+                                   "", {{"authorization", std::string("Bearer ") + kBrokerToken}});
+        auto doc = r.ok() ? core::ParseJsonObject(r->body) : core::Result<json::object>(r.status());
+        if (!doc.ok()) break;
+        for (const auto& j : doc->at("jobs").as_array()) {
+          if (beyond_held(j.at("state").as_string())) ++done;
+        }
+        const json::value& more = doc->at("next");
+        if (!more.is_string()) break;
+        after = std::string(more.as_string());
+      }
+    }
+    if (done >= total) break;
+    if (Clock::now() - submitted > 120s) {
+      *why = std::to_string(total - done) + " jobs not committed within 120 s";
+      return false;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "centers %zu: %zu jobs held and committed in %.2f s by %d brokers: %.0f jobs/s "
+      "(%d submissions failed; submitting took %.2f s)\n",
+      centers.size(), total, seconds, brokers, static_cast<double>(total) / seconds,
+      failures.load(), std::chrono::duration<double>(submitted - start).count());
+  return true;
+}
+
 int main(int argc, char** argv) {
   std::string edwc = "build/release/cli/edwc";
   int n = 8;
   int idle_seconds = 10;
+  int jobs = 0;
+  int brokers = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--edwc") edwc = argv[i + 1];
     if (k == "--centers") n = std::stoi(argv[i + 1]);
     if (k == "--idle-seconds") idle_seconds = std::stoi(argv[i + 1]);
+    if (k == "--jobs") jobs = std::stoi(argv[i + 1]);
+    if (k == "--brokers") brokers = std::stoi(argv[i + 1]);
   }
   sigset_t chld;
   sigemptyset(&chld);
@@ -257,6 +340,13 @@ int main(int argc, char** argv) {
       n, static_cast<long long>(everywhere->count()),
       static_cast<long long>(
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - edited).count()));
+  if (jobs > 0) {
+    std::string why;
+    if (!RunJobs(centers, jobs, brokers, &why)) {
+      cleanup();
+      return Fail(why);
+    }
+  }
   cleanup();
   return 0;
 }

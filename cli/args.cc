@@ -10,6 +10,15 @@ Args::Args(std::string command, std::set<std::string> valued, std::set<std::stri
 core::Status Args::Parse(int argc, char** argv, int begin) {
   for (int i = begin; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--" && allow_trailing_) {
+      saw_double_dash_ = true;
+      trailing_.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (arg.rfind("--", 0) != 0 && positional_.size() < max_positional_) {
+      positional_.push_back(std::move(arg));
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
       return core::InvalidArgument("unexpected argument '" + arg + "' for `" + command_ +
                                    "` (see `" + command_ + " --help`)");

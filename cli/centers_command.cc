@@ -1,15 +1,12 @@
 // `edwc centers`: the federation view as one center sees it, as a table or JSON.
 #include <boost/json.hpp>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/connection.h"
 #include "core/json.h"
-#include "gateway/http_client.h"
 
 namespace edwc::cli {
 
@@ -23,9 +20,9 @@ constexpr char kHelp[] =
 Prints the federation view of one center: every center it knows, its liveness, free
 compute and accelerators with the price now.
   --demo DIR     read the URL, CA and viewer token from DIR/demo.json (default ./edwc-demo)
-  --url URL      a center's api URL (https://host:port)
-  --ca FILE      the federation CA to verify it
-  --token TOKEN  a bearer token of any role (or the EDWC_TOKEN environment variable)
+  --url URL      a center's api URL, https://host:port (or EDWC_URL)
+  --ca FILE      the federation CA to verify it (or EDWC_CA)
+  --token TOKEN  a bearer token of any role (or EDWC_TOKEN)
   --json         print the JSON of GET /v1/centers instead of a table
 )";
 
@@ -36,52 +33,31 @@ std::string Str(const json::value& v) {
 }  // namespace
 
 int CentersCommand(int argc, char** argv) {
-  Args args("edwc centers", {"demo", "url", "ca", "token"}, {"json", "help"});
+  Args args("edwc centers", ConnectionOptions(), {"json", "help"});
   if (auto st = args.Parse(argc, argv, 2); !st.ok()) {
     std::fprintf(stderr, "edwc centers: %s\n", st.message().c_str());
     return kExitUsage;
   }
   if (args.Has("help")) return std::fputs(kHelp, stdout), kExitOk;
-  std::string url = args.Get("url").value_or("");
-  std::string ca = args.Get("ca").value_or("");
-  std::string token = args.Get("token").value_or("");
-  if (token.empty() && std::getenv("EDWC_TOKEN") != nullptr) token = std::getenv("EDWC_TOKEN");
-  if (url.empty()) {
-    const std::string path =
-        (std::filesystem::path(args.Get("demo").value_or("edwc-demo")) / "demo.json").string();
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto doc = core::ParseJsonObject(text.str());
-    if (!in || !doc.ok()) {
-      std::fprintf(stderr, "edwc centers: cannot read %s (start `edwc demo`, or pass --url)\n",
-                   path.c_str());
-      return kExitUsage;
-    }
-    const json::array& centers = doc->at("centers").as_array();
-    if (centers.empty()) return kExitUsage;
-    url = Str(centers[0].at("api_url"));
-    if (ca.empty()) ca = Str(doc->at("ca_file"));
-    if (token.empty()) token = Str(doc->at("tokens").at("viewer"));
-  }
-  if (ca.empty() || token.empty()) {
-    std::fprintf(stderr, "edwc centers: --ca and --token are needed with --url\n");
+  auto connection = ResolveConnection(args, "viewer");
+  if (!connection.ok()) {
+    std::fprintf(stderr, "edwc centers: %s\n", connection.status().message().c_str());
     return kExitUsage;
   }
-  auto client = gateway::HttpsClient::Create(url, {ca, "", "", false});
+  const std::string& url = connection->url;
+  auto client = ApiClient::Create(*connection);
   if (!client.ok()) {
-    std::fprintf(stderr, "edwc centers: %s\n", client.status().ToString().c_str());
+    std::fprintf(stderr, "edwc centers: %s\n", client.status().message().c_str());
     return kExitUsage;
   }
-  auto r = (*client)->Request("GET", "/v1/centers", "", {{"authorization", "Bearer " + token}});
+  auto r = (*client)->Request("GET", "/v1/centers");
   if (!r.ok()) {
-    std::fprintf(stderr, "edwc centers: %s: %s\n", url.c_str(), r.status().ToString().c_str());
+    std::fprintf(stderr, "edwc centers: %s\n", r.status().message().c_str());
     return kExitFailure;
   }
   if (r->status != 200) {
-    std::fprintf(stderr, "edwc centers: %s answered %d: %s\n", url.c_str(), r->status,
-                 r->body.c_str());
-    return kExitFailure;
+    std::fprintf(stderr, "edwc centers: %s\n", ApiErrorLine(r->status, r->body).c_str());
+    return ExitCodeForHttpStatus(r->status);
   }
   if (args.Has("json")) {
     std::printf("%s\n", r->body.c_str());

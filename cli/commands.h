@@ -12,5 +12,7 @@ int AgentCommand(int argc, char** argv);
 int CertsCommand(int argc, char** argv);
 int DemoCommand(int argc, char** argv);
 int CentersCommand(int argc, char** argv);
+int QuoteCommand(int argc, char** argv);
+int JobCommand(int argc, char** argv);
 
 }  // namespace edwc::cli

@@ -9,6 +9,7 @@
 //   D/centers/<id>/center.yaml        the center's configuration
 //   D/centers/<id>/certs/             center.pem, chain.pem, center.key, ca.pem
 //   D/centers/<id>/data/              its RocksDB
+//   D/centers/<id>/jobs/<hold id>/    each job it ran: stdout.log, stderr.log
 //   D/centers/<id>/agent.log          its log (stderr)
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,6 +35,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/demo_centers.h"
+#include "cli/demo_workload.h"
 #include "cli/process.h"
 #include "config/load.h"
 #include "core/json.h"
@@ -57,8 +59,9 @@ Starts a local East-Data-West-Computing federation: every center is its own
                    0 picks free ports
   --dir D          where to write everything (default ./edwc-demo)
   --prepare-only   write the CA, certificates, configs and demo.json, start nothing
-  --workload W     `sample` (default) or `none`: the sample broker placing jobs and
-                   moving data arrives with job placement; `none` starts no workload
+  --workload W     `sample` (default): a broker at the eastern center quotes and
+                   submits a mix of jobs and the demo prints where each went and how it
+                   ended; `none`: start the federation only
   --fresh          delete D first (only if it holds a previous demo)
 
 D/demo.json lists every center's id, api and peer URL, config and log path, the CA
@@ -168,7 +171,8 @@ config::CenterConfig CenterConfigFor(const Plan& p, const fs::path& certs,
   c.tls = {(certs / "ca.pem").string(), (certs / "chain.pem").string(),
            (certs / "center.key").string()};
   c.storage.path = (p.dir / "data").string();
-  c.server.io_threads = 1;  // thirteen demo centers share two cores
+  c.jobs.work_dir = (p.dir / "jobs").string();  // each job's directory, with its output
+  c.server.io_threads = 1;                      // thirteen demo centers share two cores
   for (const DemoModel& m : d.models) {
     c.capacity.inventory.push_back({m.model, m.count});
     core::PriceSchedule schedule{core::Money::Fen(m.day_fen),
@@ -190,8 +194,15 @@ config::CenterConfig CenterConfigFor(const Plan& p, const fs::path& certs,
   return c;
 }
 
+std::vector<WorkloadCenter> WorkloadCenters(const std::vector<Plan>& plans) {
+  std::vector<WorkloadCenter> out;
+  for (const Plan& p : plans) out.push_back({p.center->id, p.center->zone, p.api_url});
+  return out;
+}
+
 std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
                      const std::map<std::string, std::string>& tokens, bool running) {
+  const size_t home = HomeCenterIndex(WorkloadCenters(plans));
   json::object t;
   for (const auto& [role, token] : tokens) t[role] = token;
   json::array centers;
@@ -201,11 +212,17 @@ std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
                    {"peer_url", p.peer_url}, {"config", p.config.string()}, {"dir", p.dir.string()},
                    {"log", p.log.string()}};
     if (running) c["pid"] = p.pid;
+    // The sample broker's gateway; CLI verbs with --demo talk to it.
+    if (&p == &plans[home]) c["home"] = true;
     centers.push_back(std::move(c));
   }
-  json::object doc{
-      {"version", 1},       {"dir", dir.string()},    {"ca_file", (dir / "ca" / "ca.pem").string()},
-      {"running", running}, {"tokens", std::move(t)}, {"centers", std::move(centers)}};
+  json::object doc{{"version", 1},
+                   {"dir", dir.string()},
+                   {"ca_file", (dir / "ca" / "ca.pem").string()},
+                   {"running", running},
+                   {"tokens", std::move(t)},
+                   {"centers", std::move(centers)},
+                   {"home_center", plans[home].center->id}};
   if (running) doc["demo_pid"] = getpid();
   return json::serialize(doc) + "\n";
 }
@@ -288,38 +305,6 @@ void PrintFederation(const std::vector<Plan>& plans, const fs::path& ca,
                 std::string(c.at("liveness").as_string()).c_str(),
                 std::string(c.at("free_fp16_dense_pflops").as_string()).c_str(), summary.c_str());
   }
-}
-
-// Asks one center for a quote: it answers for the whole federation, cheapest first,
-// each center priced by its own time-of-use schedule.
-void PrintSampleQuotes(const std::vector<Plan>& plans, const fs::path& ca,
-                       const std::string& broker) {
-  // The model offered by the most centers (first in demo order on a tie).
-  std::map<std::string, int> offered;
-  std::string model;
-  for (const Plan& p : plans) {
-    for (const DemoModel& m : p.center->models) {
-      if (++offered[m.model] > (model.empty() ? 0 : offered[model])) model = m.model;
-    }
-  }
-  if (model.empty()) return;
-  auto client = gateway::HttpsClient::Create(plans[0].api_url, {ca.string(), "", "", false});
-  if (!client.ok()) return;
-  const std::string body = R"({"model":")" + model + R"(","count":8,"duration_minutes":120})";
-  auto r = (*client)->Request(
-      "POST", "/v1/quotes", body,
-      {{"authorization", "Bearer " + broker}, {"content-type", "application/json"}});
-  if (!r.ok() || r->status != 200) return;
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return;
-  std::printf("\nQuotes for 8 x %s for 2 hours from now, cheapest first (POST /v1/quotes):\n  ",
-              model.c_str());
-  const auto& quotes = doc->at("quotes").as_array();
-  for (size_t i = 0; i < quotes.size(); ++i) {
-    std::printf("%s%s ¥%s", i ? ", " : "", std::string(quotes[i].at("center").as_string()).c_str(),
-                std::string(quotes[i].at("cost_cny").as_string()).c_str());
-  }
-  std::printf("\n");
 }
 
 int Fail(const std::string& message) {
@@ -489,7 +474,6 @@ int DemoCommand(int argc, char** argv) {
     std::printf("Warning: %s\n", converged.status().message().c_str());
   }
   PrintFederation(plans, ca_dir / "ca.pem", tokens.at("viewer"));
-  PrintSampleQuotes(plans, ca_dir / "ca.pem", tokens.at("broker"));
   std::printf(
       "\nTry it:\n  curl --cacert %s/ca/ca.pem -H 'Authorization: Bearer %s' %s/v1/centers\n",
       dir.c_str(), tokens.at("viewer").c_str(), plans[0].api_url.c_str());
@@ -502,9 +486,14 @@ int DemoCommand(int argc, char** argv) {
   std::printf("Tokens for every role, URLs and paths: %s\n", demo_json.c_str());
   std::printf("Logs: %s/centers/<id>/agent.log   Metrics: <api>/metrics\n", dir.c_str());
   if (workload == "sample") {
+    const auto centers = WorkloadCenters(plans);
+    const WorkloadCenter& home = centers[HomeCenterIndex(centers)];
+    const WorkloadResult w = RunSampleWorkload(home, (ca_dir / "ca.pem").string(),
+                                               tokens.at("broker"), std::chrono::seconds(60));
     std::printf(
-        "Sample workload: none yet (job placement and transfers arrive in later "
-        "releases).\n");
+        "\n%d jobs submitted: %d succeeded, %d failed, %d still running.\n"
+        "  edwc job list --demo %s      # the broker's jobs\n",
+        w.submitted, w.succeeded, w.failed, w.unfinished, dir.c_str());
   }
   std::printf("edwc demo: running %zu centers; press Ctrl-C to stop\n", plans.size());
   std::fflush(stdout);

@@ -19,6 +19,11 @@ Usage:
         Start a local federation of N centers (default 4), each its own gateway process.
   edwc centers [--demo DIR | --url URL --ca FILE --token T] [--json]
         The federation view of one center: every center, liveness, free compute, prices.
+  edwc quote (--model M | --min-tflops N --min-memory GIB) --duration D [--count N] [...]
+        Ranked offers for a request from every center, with costs and exclusions.
+  edwc job submit [request flags] [--name N] [--env K=V]... [--wait] -- COMMAND...
+  edwc job list | show ID | cancel ID | watch ID
+        Place a job on the best center, list, inspect, cancel and follow jobs.
   edwc agent --config FILE [--check]
         Run one center's gateway; --check validates the configuration and exits.
   edwc certs init-ca --dir D [--force]
@@ -27,7 +32,7 @@ Usage:
         Issue a center certificate (SAN URI edwc://center/ID) signed by the CA in D.
   edwc version
 
-Each command accepts --help. Docs: README.md, docs/configuration.md, docs/api.md.
+Each command accepts --help. Docs: README.md, docs/cli.md, docs/configuration.md, docs/api.md.
 )";
 
 }  // namespace
@@ -44,6 +49,8 @@ int main(int argc, char** argv) {
   if (cmd == "certs") return edwc::cli::CertsCommand(argc, argv);
   if (cmd == "demo") return edwc::cli::DemoCommand(argc, argv);
   if (cmd == "centers") return edwc::cli::CentersCommand(argc, argv);
+  if (cmd == "quote") return edwc::cli::QuoteCommand(argc, argv);
+  if (cmd == "job") return edwc::cli::JobCommand(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("edwc %s\n", EDWC_VERSION);
     return 0;

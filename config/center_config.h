@@ -103,6 +103,9 @@ struct ModelPrice {
 struct PriceList {
   std::vector<ModelPrice> models;  // one per inventory model
   core::Money egress_per_gb;       // data leaving this center
+  // pricing.surge: {above_percent, max_extra_percent}; prices rise linearly once
+  // utilisation is above the threshold. Default: no surge.
+  core::SurgeRule surge;
   bool operator==(const PriceList&) const = default;
 };
 
@@ -145,6 +148,32 @@ struct FederationConfig {
   bool operator==(const FederationConfig&) const = default;
 };
 
+// jobs: how this center places its brokers' jobs and runs the jobs it is given. Jobs run
+// through the executor that matches capacity.source: static -> process, slurm -> slurm.
+struct JobSettings {
+  std::string work_dir;  // job directories (stdout, stderr); default <storage.path>.jobs
+  // How long a router asks a target to hold devices before it commits (1s..5m).
+  std::chrono::milliseconds hold_ttl{30000};
+  // How often a router asks the executing center about its jobs (100ms..1m).
+  std::chrono::milliseconds poll{1000};
+  bool operator==(const JobSettings&) const = default;
+};
+
+struct CreditLimit {
+  std::string center;
+  core::Money limit;
+  bool operator==(const CreditLimit&) const = default;
+};
+
+// credit: how much unpaid net debt a counterparty may run up with us before our capacity
+// is refused to it (until it is under again). No limit when neither applies.
+struct CreditConfig {
+  bool has_default = false;
+  core::Money default_limit;        // for every center not in `limits`, when has_default
+  std::vector<CreditLimit> limits;  // per center, overriding the default
+  bool operator==(const CreditConfig&) const = default;
+};
+
 struct CenterConfig {
   std::string source_file;  // absolute path of the YAML it came from
   CenterIdentity center;
@@ -157,6 +186,8 @@ struct CenterConfig {
   PriceList pricing;
   std::vector<TokenEntry> tokens;  // auth.tokens
   FederationConfig federation;
+  JobSettings jobs;
+  CreditConfig credit;
   bool operator==(const CenterConfig&) const = default;
 };
 

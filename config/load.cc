@@ -42,8 +42,9 @@ constexpr std::string_view kHubs[] = {
     "jing-jin-ji",    "yangtze-delta", "greater-bay", "chengdu-chongqing",
     "inner-mongolia", "guizhou",       "gansu",       "ningxia"};
 constexpr std::string_view kRoles[] = {"viewer", "broker", "finance", "operator"};
-constexpr std::string_view kTopKeys[] = {"center",   "listen",  "tls",  "storage",   "server",
-                                         "capacity", "pricing", "auth", "federation"};
+constexpr std::string_view kTopKeys[] = {"center",     "listen",   "tls",     "storage",
+                                         "server",     "capacity", "pricing", "auth",
+                                         "federation", "jobs",     "credit"};
 
 constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
@@ -446,6 +447,8 @@ class ConfigParser {
   void ParseAuth(const Field& field, std::vector<TokenEntry>* out);
   void ParseSlurm(const Field& field, SlurmConfig* out);
   void ParseFederation(const Field& field, FederationConfig* out);
+  void ParseJobs(const Field& field, JobSettings* out);
+  void ParseCredit(const Field& field, CreditConfig* out);
   std::vector<std::string> ParseList(
       const Field& field,
       const std::function<std::optional<std::string>(std::string_view, std::string*)>& rule);
@@ -545,6 +548,11 @@ CenterConfig ConfigParser::Parse(const YAML::Node& root) {
   if (auto f = Find(*top, "federation", Presence::kOptional)) {
     ParseFederation(*f, &config.federation);
   }
+  if (auto f = Find(*top, "jobs", Presence::kOptional)) ParseJobs(*f, &config.jobs);
+  if (config.jobs.work_dir.empty() && !config.storage.path.empty()) {
+    config.jobs.work_dir = config.storage.path + ".jobs";
+  }
+  if (auto f = Find(*top, "credit", Presence::kOptional)) ParseCredit(*f, &config.credit);
   return config;
 }
 
@@ -828,6 +836,48 @@ void ConfigParser::ParseFederation(const Field& field, FederationConfig* out) {
   }
 }
 
+void ConfigParser::ParseJobs(const Field& field, JobSettings* out) {
+  auto m = Map(field, {"work_dir", "hold_ttl", "poll"});
+  if (!m) return;
+  constexpr auto kOpt = Presence::kOptional;
+  if (m->fields.contains(std::string_view("work_dir"))) {
+    if (auto path = ParsePath(*m, "work_dir")) out->work_dir = *path;
+  }
+  if (auto v = Get(*m, "hold_ttl", DurationIn(milliseconds(1000), milliseconds(300000)), kOpt)) {
+    out->hold_ttl = *v;
+  }
+  if (auto v = Get(*m, "poll", DurationIn(milliseconds(100), milliseconds(60000)), kOpt)) {
+    out->poll = *v;
+  }
+}
+
+void ConfigParser::ParseCredit(const Field& field, CreditConfig* out) {
+  auto m = Map(field, {"default_limit", "limits"});
+  if (!m) return;
+  if (auto v = Get(*m, "default_limit", AmountAtLeast(0), Presence::kOptional)) {
+    out->has_default = true;
+    out->default_limit = *v;
+  }
+  auto limits = Find(*m, "limits", Presence::kOptional);
+  if (!limits || !IsSequence(*limits)) return;
+  std::map<std::string, std::string> seen;  // center -> path of its first limit
+  for (size_t i = 0; i < limits->node.size(); ++i) {
+    auto item = Map(Field{limits->node[i], At(limits->path, i)}, {"center", "limit"});
+    if (!item) continue;
+    auto center = Get(*item, "center", TextMatching(core::IsValidCenterId, "expected a center id"));
+    auto limit = Get(*item, "limit", AmountAtLeast(0));
+    if (!center || !limit) continue;
+    const Field& f = item->fields.at("center");
+    auto [previous, inserted] = seen.emplace(*center, f.path);
+    if (!inserted) {
+      Fail(f.node, f.path,
+           "duplicate limit for " + *center + " (also at " + previous->second + ")");
+      continue;
+    }
+    out->limits.push_back(CreditLimit{*center, *limit});
+  }
+}
+
 void ConfigParser::ParseInventory(const Field& field, std::vector<InventoryEntry>* out) {
   if (!IsSequence(field)) return;
   inventory_models_.emplace();
@@ -867,9 +917,19 @@ std::optional<std::string> ConfigParser::ParseModelId(const CheckedMap& map) {
 }
 
 void ConfigParser::ParsePricing(const Field& field, PriceList* out) {
-  auto m = Map(field, {"egress_per_gb", "models"});
+  auto m = Map(field, {"egress_per_gb", "surge", "models"});
   if (!m) return;
   if (auto egress = Get(*m, "egress_per_gb", AmountAtLeast(0))) out->egress_per_gb = *egress;
+  if (auto surge = Find(*m, "surge", Presence::kOptional)) {
+    if (auto s = Map(*surge, {"above_percent", "max_extra_percent"})) {
+      auto above = Get(*s, "above_percent", IntegerIn(0, 99));
+      auto extra = Get(*s, "max_extra_percent", IntegerIn(0, 1000));
+      if (above && extra) {
+        out->surge =
+            core::SurgeRule{static_cast<int32_t>(*above * 10), static_cast<int32_t>(*extra * 10)};
+      }
+    }
+  }
   auto models = Find(*m, "models");
   if (!models || !IsSequence(*models)) return;
   for (size_t i = 0; i < models->node.size(); ++i) {
@@ -1117,8 +1177,12 @@ std::string RenderCenterConfig(const CenterConfig& c) {
     }
   }
   out << "pricing:\n"
-      << "  egress_per_gb: " << q(c.pricing.egress_per_gb.ToYuanString()) << "\n"
-      << "  models:" << (c.pricing.models.empty() ? " []\n" : "\n");
+      << "  egress_per_gb: " << q(c.pricing.egress_per_gb.ToYuanString()) << "\n";
+  if (c.pricing.surge != core::SurgeRule{}) {
+    out << "  surge: {above_percent: " << c.pricing.surge.threshold_permille / 10
+        << ", max_extra_percent: " << c.pricing.surge.max_extra_permille / 10 << "}\n";
+  }
+  out << "  models:" << (c.pricing.models.empty() ? " []\n" : "\n");
   for (const ModelPrice& p : c.pricing.models) {
     out << "    - model: " << q(p.model) << "\n"
         << "      per_device_hour: " << q(p.schedule.base_per_device_hour.ToYuanString()) << "\n"
@@ -1152,6 +1216,21 @@ std::string RenderCenterConfig(const CenterConfig& c) {
       << ", anti_entropy: " << FormatDuration(f.gossip.anti_entropy)
       << ", advert_ttl: " << FormatDuration(f.gossip.advert_ttl)
       << ", refresh: " << FormatDuration(f.gossip.refresh) << "}\n";
+  out << "jobs:\n";
+  // Empty in configs built in code: the loader's default (<storage.path>.jobs) applies.
+  if (!c.jobs.work_dir.empty()) out << "  work_dir: " << q(c.jobs.work_dir) << "\n";
+  out << "  hold_ttl: " << FormatDuration(c.jobs.hold_ttl) << "\n"
+      << "  poll: " << FormatDuration(c.jobs.poll) << "\n";
+  if (c.credit.has_default || !c.credit.limits.empty()) {
+    out << "credit:\n";
+    if (c.credit.has_default) {
+      out << "  default_limit: " << q(c.credit.default_limit.ToYuanString()) << "\n";
+    }
+    out << "  limits:" << (c.credit.limits.empty() ? " []\n" : "\n");
+    for (const CreditLimit& l : c.credit.limits) {
+      out << "    - {center: " << q(l.center) << ", limit: " << q(l.limit.ToYuanString()) << "}\n";
+    }
+  }
   return out.str();
 }
 

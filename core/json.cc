@@ -129,4 +129,22 @@ std::string ErrorBody(const Status& status) {
   return json::serialize(body);
 }
 
+std::string FormatDecimal(int64_t value, int digits) {
+  uint64_t scale = 1;
+  for (int i = 0; i < digits; ++i) scale *= 10;
+  const bool negative = value < 0;
+  const uint64_t magnitude =
+      negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  std::string out = negative ? "-" : "";
+  out += std::to_string(magnitude / scale);
+  std::string fraction = std::to_string(magnitude % scale);
+  fraction.insert(0, static_cast<size_t>(digits) - fraction.size(), '0');
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  if (!fraction.empty()) {
+    out += '.';
+    out += fraction;
+  }
+  return out;
+}
+
 }  // namespace edwc::core

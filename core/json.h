@@ -37,6 +37,11 @@ Result<std::optional<Time>> GetOptionalTime(const boost::json::object& o, std::s
 Status RejectUnknownFields(const boost::json::object& o,
                            std::initializer_list<std::string_view> allowed);
 
+// An integer scaled by 10^digits as a decimal without trailing zeros: (37500000, 6) is
+// "37.5", (1250, 3) is "1.25". Exact, for numbers JSON would print as "3.75E1" as doubles.
+// REQUIRES: 0 <= digits <= 18.
+std::string FormatDecimal(int64_t value, int digits);
+
 // {"error":{"code":...,"message":...,"field":...}} serialised; field omitted when empty.
 std::string ErrorBody(const Status& status);
 

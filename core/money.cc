@@ -87,6 +87,15 @@ Result<Money> Money::Add(Money other) const {
   return Money(sum);
 }
 
+Money Money::SaturatingAdd(Money other) const {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(fen_, other.fen_, &sum)) {
+    return Money(other.fen_ > 0 ? std::numeric_limits<int64_t>::max()
+                                : std::numeric_limits<int64_t>::min());
+  }
+  return Money(sum);
+}
+
 Result<Money> Money::Sub(Money other) const {
   int64_t difference = 0;
   if (__builtin_sub_overflow(fen_, other.fen_, &difference)) return OutOfRange();

@@ -35,6 +35,8 @@ class Money {
   // Checked arithmetic: an int64 overflow is kInvalidArgument ("amount out of range").
   Result<Money> Add(Money other) const;
   Result<Money> Sub(Money other) const;
+  // Sums that only feed limits (credit exposure): an overflow sticks at the int64 bound.
+  Money SaturatingAdd(Money other) const;
 
   // round_half_away_from_zero(fen * num / den), exact via 128-bit intermediates.
   // REQUIRES: den != 0.

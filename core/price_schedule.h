@@ -2,6 +2,7 @@
 // (UTC+8). Pure data; pricing/ computes prices at a time and costs over a window.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "core/money.h"
@@ -21,6 +22,15 @@ struct PriceSchedule {
   Money base_per_device_hour;            // outside every window
   std::vector<TimeOfUseWindow> windows;  // non-overlapping
   bool operator==(const PriceSchedule&) const = default;
+};
+
+// Scarcity pricing: when utilisation before a job (used / total, in permille) is above
+// `threshold_permille`, prices rise linearly, reaching +`max_extra_permille` at full use
+// (pricing::SurgePermille). The default (threshold 1000) never surges.
+struct SurgeRule {
+  int32_t threshold_permille = 1000;  // 0..1000
+  int32_t max_extra_permille = 0;     // >= 0; 500 is +50% at 100% utilisation
+  bool operator==(const SurgeRule&) const = default;
 };
 
 }  // namespace edwc::core

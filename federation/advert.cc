@@ -20,7 +20,7 @@ namespace {
 //   intN/uN := N/8 bytes, big-endian, two's complement for signed values
 //   list    := u32 count + that many elements
 // Fields in this order:
-//   string "edwc-advert-v1" (domain separation tag)
+//   string "edwc-advert-v2" (domain separation tag)
 //   string center, string peer_url, u64 epoch, u64 seq,
 //   i64 issued_at (ms since Unix epoch), i64 ttl (ms),
 //   string name, string hub, string city, string zone, i32 lat_microdeg, i32 lon_microdeg,
@@ -28,13 +28,13 @@ namespace {
 //                    i64 price.base_per_device_hour (fen),
 //                    list price.windows of { i32 start_minute, i32 end_minute,
 //                                            i64 per_device_hour (fen) } },
-//   i64 egress_per_gb (fen),
+//   i64 egress_per_gb (fen), i32 surge.threshold_permille, i32 surge.max_extra_permille,
 //   list links of { string center, i64 bandwidth_mbps, i32 rtt_ms },
 //   i32 green_share_permille, i32 pue_milli,
 //   i64 free_fp16_dense_tflops, i64 total_fp16_dense_tflops,
 //   string certificate_pem
 // `signature` is excluded: it is what signs these bytes.
-constexpr std::string_view kCanonicalTag = "edwc-advert-v1";
+constexpr std::string_view kCanonicalTag = "edwc-advert-v2";
 constexpr core::Duration kMaxTtl = std::chrono::hours(24 * 7);
 
 class CanonicalWriter {
@@ -171,6 +171,23 @@ core::Result<LinkAdvert> LinkFromJson(const json::object& o) {
   return l;
 }
 
+core::Status SurgeFromJson(const json::object& o, core::SurgeRule* out) {
+  const json::value* v = o.if_contains("surge");
+  if (v == nullptr || v->is_null()) return core::InvalidArgument("is required", "surge");
+  EDWC_ASSIGN_OR_RETURN(const json::object* s, AsObject(*v, "surge"));
+  auto nested = [](const core::Status& st) { return Nested(st, "surge"); };
+  if (auto st = core::RejectUnknownFields(*s, {"threshold_permille", "max_extra_permille"});
+      !st.ok()) {
+    return nested(st);
+  }
+  auto threshold = GetI32(*s, "threshold_permille", 0, 1000);
+  if (!threshold.ok()) return nested(threshold.status());
+  auto extra = GetI32(*s, "max_extra_permille", 0, 10000);
+  if (!extra.ok()) return nested(extra.status());
+  *out = core::SurgeRule{*threshold, *extra};
+  return core::Status::Ok();
+}
+
 // Reads a JSON array of objects with `parse`, naming failures "field[i].sub".
 template <typename T, typename Parse>
 core::Status ReadList(const json::object& o, std::string_view field, Parse parse,
@@ -239,6 +256,8 @@ std::string CanonicalBytes(const CapacityAdvert& a) {
     }
   }
   w.I64(a.egress_per_gb.fen());
+  w.I32(a.surge.threshold_permille);
+  w.I32(a.surge.max_extra_permille);
   w.Count(a.links.size());
   for (const LinkAdvert& l : a.links) {
     w.Str(l.center);
@@ -282,6 +301,12 @@ core::Status ValidateAdvert(const CapacityAdvert& a) {
   }
   if (a.egress_per_gb.fen() < 0) {
     return core::InvalidArgument("must not be negative", "egress_per_gb_fen");
+  }
+  if (a.surge.threshold_permille < 0 || a.surge.threshold_permille > 1000) {
+    return core::InvalidArgument("must be between 0 and 1000", "surge.threshold_permille");
+  }
+  if (a.surge.max_extra_permille < 0 || a.surge.max_extra_permille > 10000) {
+    return core::InvalidArgument("must be between 0 and 10000", "surge.max_extra_permille");
   }
   for (size_t i = 0; i < a.links.size(); ++i) {
     const LinkAdvert& l = a.links[i];
@@ -337,6 +362,8 @@ json::object ToJson(const CapacityAdvert& a) {
   o["lon_microdeg"] = a.lon_microdeg;
   o["models"] = std::move(models);
   o["egress_per_gb_fen"] = a.egress_per_gb.fen();
+  o["surge"] = {{"threshold_permille", a.surge.threshold_permille},
+                {"max_extra_permille", a.surge.max_extra_permille}};
   o["links"] = std::move(links);
   o["green_share_permille"] = a.green_share_permille;
   o["pue_milli"] = a.pue_milli;
@@ -364,6 +391,7 @@ core::Result<CapacityAdvert> AdvertFromJson(const json::value& value) {
                                                      "lon_microdeg",
                                                      "models",
                                                      "egress_per_gb_fen",
+                                                     "surge",
                                                      "links",
                                                      "green_share_permille",
                                                      "pue_milli",
@@ -389,6 +417,7 @@ core::Result<CapacityAdvert> AdvertFromJson(const json::value& value) {
   EDWC_ASSIGN_OR_RETURN(a.lon_microdeg, GetI32(o, "lon_microdeg", -180'000'000, 180'000'000));
   EDWC_RETURN_IF_ERROR(ReadList(o, "models", ModelFromJson, &a.models));
   EDWC_ASSIGN_OR_RETURN(a.egress_per_gb, GetFen(o, "egress_per_gb_fen"));
+  EDWC_RETURN_IF_ERROR(SurgeFromJson(o, &a.surge));
   EDWC_RETURN_IF_ERROR(ReadList(o, "links", LinkFromJson, &a.links));
   EDWC_ASSIGN_OR_RETURN(a.green_share_permille, GetI32(o, "green_share_permille", 0, 1000));
   EDWC_ASSIGN_OR_RETURN(a.pue_milli, GetI32(o, "pue_milli", 0, kI32Max));

@@ -54,6 +54,7 @@ struct CapacityAdvert {
   // Capacity and prices.
   std::vector<ModelCapacityAdvert> models;  // sorted by model id
   core::Money egress_per_gb;
+  core::SurgeRule surge;             // scarcity pricing over every model's schedule
   std::vector<LinkAdvert> links;     // sorted by center
   int32_t green_share_permille = 0;  // 0..1000 of its power from renewables
   int32_t pue_milli = 0;             // power usage effectiveness x 1000 (1.25 -> 1250)

@@ -68,7 +68,7 @@ void Gossip::AddSeed(std::string url) {
   if (it == seeds_.end() || *it != url) seeds_.insert(it, std::move(url));
 }
 
-std::vector<Outbound> Gossip::SetLocalAdvert(CapacityAdvert advert, core::Time now) {
+std::vector<GossipOutbound> Gossip::SetLocalAdvert(CapacityAdvert advert, core::Time now) {
   assert(advert.center == self_);
   Known& k = known_[self_];
   if (k.advert && !IsNewer(advert, *k.advert)) return {};  // REQUIRES newer; ignore otherwise
@@ -83,8 +83,9 @@ std::vector<Outbound> Gossip::SetLocalAdvert(CapacityAdvert advert, core::Time n
   GossipMessage push;
   push.kind = GossipMessage::Kind::kPush;
   push.adverts.push_back(*k.advert);
-  std::vector<Outbound> out = PickPeers(keep_alive ? 1 : static_cast<size_t>(options_.fanout), now);
-  for (Outbound& o : out) o.message = push;
+  std::vector<GossipOutbound> out =
+      PickPeers(keep_alive ? 1 : static_cast<size_t>(options_.fanout), now);
+  for (GossipOutbound& o : out) o.message = push;
   return Sent(std::move(out));
 }
 
@@ -93,9 +94,9 @@ bool Gossip::LocalAdvertDue(core::Time now) const {
   return !it->second.advert || now - local_issued_ >= options_.refresh_every;
 }
 
-std::vector<Outbound> Gossip::Tick(core::Time now) {
+std::vector<GossipOutbound> Gossip::Tick(core::Time now) {
   UpdateLiveness(now);
-  std::vector<Outbound> out;
+  std::vector<GossipOutbound> out;
   GossipMessage news;
   news.kind = GossipMessage::Kind::kPush;
   for (const auto& [id, k] : known_) {
@@ -103,7 +104,7 @@ std::vector<Outbound> Gossip::Tick(core::Time now) {
     if (k.advert && k.news_until > now && Usable(*k.advert, now)) news.adverts.push_back(*k.advert);
   }
   if (!news.adverts.empty()) {
-    std::vector<Outbound> targets = PickPeers(static_cast<size_t>(options_.fanout), now);
+    std::vector<GossipOutbound> targets = PickPeers(static_cast<size_t>(options_.fanout), now);
     for (size_t i = 0; i < targets.size(); ++i) {
       targets[i].message = i + 1 < targets.size() ? news : std::move(news);
       out.push_back(std::move(targets[i]));
@@ -115,10 +116,10 @@ std::vector<Outbound> Gossip::Tick(core::Time now) {
     GossipMessage digest;
     digest.kind = GossipMessage::Kind::kDigest;
     digest.digest = HeldDigest(now);
-    std::vector<Outbound> targets = PickPeers(1, now);
+    std::vector<GossipOutbound> targets = PickPeers(1, now);
     // One dead peer per exchange, so that a recovered center is found again.
-    if (std::optional<Outbound> dead = PickDeadPeer(now)) targets.push_back(std::move(*dead));
-    for (Outbound& o : targets) {
+    if (std::optional<GossipOutbound> dead = PickDeadPeer(now)) targets.push_back(std::move(*dead));
+    for (GossipOutbound& o : targets) {
       o.message = digest;
       out.push_back(std::move(o));
     }
@@ -168,8 +169,9 @@ GossipMessage Gossip::Receive(std::string_view from_center, const GossipMessage&
   return reply;
 }
 
-std::vector<Outbound> Gossip::ReplyReceived(const Outbound& sent, std::string_view from_center,
-                                            const GossipMessage& reply, core::Time now) {
+std::vector<GossipOutbound> Gossip::ReplyReceived(const GossipOutbound& sent,
+                                                  std::string_view from_center,
+                                                  const GossipMessage& reply, core::Time now) {
   if (from_center.empty() || from_center == self_) {
     // A seed that is ourselves (or anonymous): nothing to learn, stop contacting it.
     std::erase(seeds_, sent.to_url);
@@ -187,7 +189,7 @@ std::vector<Outbound> Gossip::ReplyReceived(const Outbound& sent, std::string_vi
   if (sent.message.kind == GossipMessage::Kind::kPush && reply.kind == GossipMessage::Kind::kAck) {
     NoteRedundant(reply);
   }
-  std::vector<Outbound> out;
+  std::vector<GossipOutbound> out;
   if (sent.message.kind == GossipMessage::Kind::kDigest &&
       reply.kind == GossipMessage::Kind::kDigestReply) {
     const size_t n = std::min(reply.adverts.size(), kMaxAdvertsPerMessage);
@@ -202,14 +204,14 @@ std::vector<Outbound> Gossip::ReplyReceived(const Outbound& sent, std::string_vi
       if (Usable(held, now) && Version(held) >= Version(want)) push.adverts.push_back(held);
     }
     if (!push.adverts.empty()) {
-      out.push_back(Outbound{std::string(from_center), sent.to_url, std::move(push)});
+      out.push_back(GossipOutbound{std::string(from_center), sent.to_url, std::move(push)});
     }
   }
   RefreshLiveness(from_center, now);
   return Sent(std::move(out));
 }
 
-void Gossip::SendFailed(const Outbound& sent, core::Time now) {
+void Gossip::SendFailed(const GossipOutbound& sent, core::Time now) {
   ++counters_.send_failures;
   if (!sent.to_center.empty()) {
     auto it = known_.find(sent.to_center);
@@ -384,7 +386,7 @@ void Gossip::NoteContact(std::string_view center, core::Time now) {
   it->second.last_heard = now;
 }
 
-std::vector<Outbound> Gossip::PickPeers(size_t n, core::Time now) {
+std::vector<GossipOutbound> Gossip::PickPeers(size_t n, core::Time now) {
   // Candidates as (center or nullptr for a seed, url), so that only the chosen are copied.
   std::vector<std::pair<const std::string*, const std::string*>> candidates;
   for (const auto& [id, k] : known_) {
@@ -394,7 +396,7 @@ std::vector<Outbound> Gossip::PickPeers(size_t n, core::Time now) {
   for (const std::string& url : seeds_) candidates.emplace_back(nullptr, &url);
   // Partial Fisher-Yates: the first n are a uniform random choice.
   n = std::min(n, candidates.size());
-  std::vector<Outbound> chosen;
+  std::vector<GossipOutbound> chosen;
   chosen.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     std::swap(candidates[i], candidates[i + RandomBelow(candidates.size() - i)]);
@@ -404,7 +406,7 @@ std::vector<Outbound> Gossip::PickPeers(size_t n, core::Time now) {
   return chosen;
 }
 
-std::optional<Outbound> Gossip::PickDeadPeer(core::Time now) {
+std::optional<GossipOutbound> Gossip::PickDeadPeer(core::Time now) {
   std::vector<const std::pair<const std::string, Known>*> dead;
   for (const auto& entry : known_) {
     if (entry.first == self_ || entry.second.url.empty()) continue;
@@ -412,7 +414,7 @@ std::optional<Outbound> Gossip::PickDeadPeer(core::Time now) {
   }
   if (dead.empty()) return std::nullopt;
   const auto* chosen = dead[RandomBelow(dead.size())];
-  return Outbound{chosen->first, chosen->second.url, {}};
+  return GossipOutbound{chosen->first, chosen->second.url, {}};
 }
 
 std::vector<DigestEntry> Gossip::HeldDigest(core::Time now) const {
@@ -430,7 +432,7 @@ bool Gossip::Usable(const CapacityAdvert& advert, core::Time now) const {
   return now < advert.expires_at();
 }
 
-std::vector<Outbound> Gossip::Sent(std::vector<Outbound> out) {
+std::vector<GossipOutbound> Gossip::Sent(std::vector<GossipOutbound> out) {
   counters_.messages_sent += out.size();
   return out;
 }

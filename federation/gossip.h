@@ -97,7 +97,7 @@ boost::json::object ToJson(const GossipMessage& message);
 core::Result<GossipMessage> MessageFromJson(const boost::json::value& value);
 
 // A message to send. `to_center` is empty for a seed whose center is not yet known.
-struct Outbound {
+struct GossipOutbound {
   std::string to_center;
   std::string to_url;
   GossipMessage message;
@@ -130,13 +130,13 @@ class Gossip {
 
   // This center's own newest advert, already signed (the driver signs). Returns the
   // immediate pushes to `fanout` peers.
-  std::vector<Outbound> SetLocalAdvert(CapacityAdvert advert, core::Time now);
+  std::vector<GossipOutbound> SetLocalAdvert(CapacityAdvert advert, core::Time now);
 
   // True when the driver should issue a fresh own advert (refresh_every elapsed).
   bool LocalAdvertDue(core::Time now) const;
 
   // The periodic step: pushes, anti-entropy, liveness. Call every options.round.
-  std::vector<Outbound> Tick(core::Time now);
+  std::vector<GossipOutbound> Tick(core::Time now);
 
   // An inbound message from `from_center` (the id in its verified client certificate).
   // Returns the reply to send back.
@@ -144,11 +144,12 @@ class Gossip {
 
   // The reply to something we sent; `from_center` is the id in the replier's server
   // certificate. Returns follow-ups (pushes of what a digest reply wanted).
-  std::vector<Outbound> ReplyReceived(const Outbound& sent, std::string_view from_center,
-                                      const GossipMessage& reply, core::Time now);
+  std::vector<GossipOutbound> ReplyReceived(const GossipOutbound& sent,
+                                            std::string_view from_center,
+                                            const GossipMessage& reply, core::Time now);
 
   // Sending `sent` failed (connect, TLS, timeout, HTTP error).
-  void SendFailed(const Outbound& sent, core::Time now);
+  void SendFailed(const GossipOutbound& sent, core::Time now);
 
   // Every known center, self included, sorted by center id, with liveness as of `now`.
   std::vector<ViewEntry> View(core::Time now) const;
@@ -195,12 +196,12 @@ class Gossip {
   void RefreshLiveness(std::string_view center, core::Time now);
   void NoteContact(std::string_view center, core::Time now);
   // Up to n distinct random targets among live-or-suspect peers and untied seeds.
-  std::vector<Outbound> PickPeers(size_t n, core::Time now);
+  std::vector<GossipOutbound> PickPeers(size_t n, core::Time now);
   // One random dead peer, if any.
-  std::optional<Outbound> PickDeadPeer(core::Time now);
+  std::optional<GossipOutbound> PickDeadPeer(core::Time now);
   std::vector<DigestEntry> HeldDigest(core::Time now) const;
   bool Usable(const CapacityAdvert& advert, core::Time now) const;
-  std::vector<Outbound> Sent(std::vector<Outbound> out);
+  std::vector<GossipOutbound> Sent(std::vector<GossipOutbound> out);
   size_t RandomBelow(size_t n);
 
   std::string self_;

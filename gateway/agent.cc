@@ -11,13 +11,17 @@
 
 #include "config/load.h"
 #include "core/log.h"
+#include "executor/process_executor.h"
 #include "executor/slurm_capacity.h"
+#include "executor/slurm_executor.h"
 #include "gateway/api.h"
 #include "gateway/auth.h"
 #include "gateway/certs.h"
 #include "gateway/federation_service.h"
+#include "gateway/hold_service.h"
 #include "gateway/http_server.h"
 #include "gateway/io_runtime.h"
+#include "gateway/job_service.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "storage/store.h"
@@ -39,6 +43,23 @@ core::Result<executor::CapacitySourcePtr> MakeCapacity(const config::CapacityCon
   std::vector<executor::ModelCapacity> inventory;
   for (const auto& e : capacity.inventory) inventory.push_back({e.model, e.count, 0});
   return executor::MakeStaticCapacity(std::move(inventory));
+}
+
+// The executor that matches the capacity source: jobs on a static inventory run as child
+// processes; on Slurm they are submitted through slurmrestd.
+HoldService::ExecutorFactory MakeExecutorFactory(const config::CenterConfig& c,
+                                                 const core::Clock* clock) {
+  return [&c, clock](executor::JobEnded on_end) -> core::Result<executor::JobExecutorPtr> {
+    if (c.capacity.source != config::CapacityConfig::Source::kSlurm) {
+      return executor::MakeProcessExecutor(std::move(on_end), clock);
+    }
+    executor::SlurmExecutorOptions options;
+    options.socket_path = c.capacity.slurm.socket;
+    for (const auto& [type, model] : c.capacity.slurm.gres_models) {
+      options.model_gres.emplace_back(model, type);
+    }
+    return executor::MakeSlurmExecutor(std::move(options), std::move(on_end), clock);
+  };
 }
 
 ServerSettings ListenerSettings(const config::CenterConfig& c, const config::Listener& l) {
@@ -111,7 +132,7 @@ struct Agent::Impl {
         runtime(config.server.io_threads),
         auth(config.tokens),
         capacity(std::move(source)),
-        api(config, capacity.get(), &clock, &metrics),
+        api(config, &clock, &metrics),
         router(&auth, &metrics),
         peer_router(&auth, &metrics) {}
   // The I/O threads stop before anything they may touch (server, router, store) goes,
@@ -120,6 +141,8 @@ struct Agent::Impl {
     StopWatchingConfig(this);
     runtime.Stop();
     runtime.Join();
+    jobs.reset();  // before the store they write to
+    holds.reset();
   }
 
   config::CenterConfig config;
@@ -127,7 +150,9 @@ struct Agent::Impl {
   Metrics metrics;
   IoRuntime runtime;
   Authenticator auth;
-  executor::CapacitySourcePtr capacity;
+  executor::CapacitySourcePtr capacity;  // the inventory: what the center has
+  std::unique_ptr<HoldService> holds;    // what of it is free: the advertised capacity
+  std::unique_ptr<JobService> jobs;
   ApiService api;
   Router router;
   Router peer_router;  // peer routes only: mTLS identifies the caller, no bearer tokens
@@ -177,6 +202,7 @@ void ApplyConfigChanges(Agent::Impl* p) {
   }
   p->federation->SetRevoked(fresh->federation.revoked);
   p->federation->SetPricing(fresh->pricing);
+  p->holds->SetPricing(fresh->pricing);
   std::string list;
   for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
   core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
@@ -202,7 +228,17 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   if (!capacity.ok()) return capacity.status().WithContext("capacity");
   auto impl = std::make_unique<Impl>(std::move(config), std::move(capacity).value());
   Impl* p = impl.get();
+  auto holds =
+      HoldService::Create(p->config, p->capacity.get(), MakeExecutorFactory(p->config, &p->clock),
+                          p->runtime, &p->metrics, &p->clock);
+  if (!holds.ok()) return holds.status();
+  p->holds = std::move(holds).value();
+  auto jobs = JobService::Create(p->config, p->runtime, &p->metrics, &p->clock);
+  if (!jobs.ok()) return jobs.status().WithContext("jobs");
+  p->jobs = std::move(jobs).value();
   p->api.RegisterRoutes(p->router);
+  p->jobs->RegisterRoutes(p->router);
+  p->holds->RegisterRoutes(p->peer_router);
   p->server = std::make_unique<HttpServer>(
       p->runtime, ListenerSettings(p->config, p->config.api),
       [p](HttpRequest& req, Respond respond) { p->router.Dispatch(req, std::move(respond)); },
@@ -256,11 +292,19 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   p->epoch = *epoch;
   const std::string peer_url =
       "https://" + UrlHost(p->config.peer.address) + ":" + std::to_string(p->peer_port);
-  auto federation = FederationService::Create(p->config, p->epoch, peer_url, p->capacity.get(),
+  if (auto st = p->holds->Open(p->store.get()); !st.ok()) return st.WithContext("holds");
+  auto federation = FederationService::Create(p->config, p->epoch, peer_url, p->holds.get(),
                                               p->runtime, &p->metrics, &p->clock);
   if (!federation.ok()) return federation.status().WithContext("federation");
   p->federation = std::move(federation).value();
   p->federation_ready = p->federation.get();
+  if (auto st = p->jobs->Open(p->store.get(), p->federation.get()); !st.ok()) {
+    return st.WithContext("jobs");
+  }
+  p->holds->SetPayables(
+      [jobs = p->jobs.get()](std::string_view center) { return jobs->PayableTo(center); });
+  p->holds->Start();
+  p->jobs->Start();
   p->federation->Start();
   p->api.SetReady(p->epoch, p->federation.get());
   WatchConfig(p);
@@ -284,6 +328,8 @@ int Agent::Wait() {
   p->cv.wait(lock, [p] { return p->stop_requested; });
   lock.unlock();
   StopWatchingConfig(p);
+  p->jobs->Stop();
+  p->holds->Stop();
   p->federation->Stop();
   p->peer_server->Drain([] {});
   p->server->Drain([p] {
@@ -302,6 +348,9 @@ int Agent::Wait() {
   }
   p->runtime.Stop();
   p->runtime.Join();
+  // The services go before the store: their executor and workers may still write.
+  p->jobs.reset();
+  p->holds.reset();
   p->store.reset();  // completes queued writes, then closes the database
   core::LogInfo("agent", "stopped");
   return clean ? 0 : 1;

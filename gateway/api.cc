@@ -5,6 +5,7 @@
 
 #include "core/accelerator.h"
 #include "core/json.h"
+#include "federation/placement.h"
 #include "gateway/metrics.h"
 #include "pricing/price.h"
 
@@ -33,28 +34,9 @@ HttpResponse NotReady() {
 
 constexpr std::string_view kLocationPlaceholder = "\x01location\x01";
 
-// An integer scaled by 10^digits as a decimal without trailing zeros: (37500000, 6) is
-// "37.5". Exact: no floating point on the way.
-std::string FormatScaled(int64_t value, int digits) {
-  int64_t scale = 1;
-  for (int i = 0; i < digits; ++i) scale *= 10;
-  const bool negative = value < 0;
-  const uint64_t magnitude =
-      negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  std::string out = negative ? "-" : "";
-  out += std::to_string(magnitude / static_cast<uint64_t>(scale));
-  std::string fraction = std::to_string(magnitude % static_cast<uint64_t>(scale));
-  fraction.insert(0, static_cast<size_t>(digits) - fraction.size(), '0');
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-  if (!fraction.empty()) {
-    out += '.';
-    out += fraction;
-  }
-  return out;
-}
-std::string FormatMicro(int64_t v) { return FormatScaled(v, 6); }
-std::string FormatMilli(int64_t v) { return FormatScaled(v, 3); }
-std::string FormatTenths(int64_t permille) { return FormatScaled(permille, 1); }
+std::string FormatMicro(int64_t v) { return core::FormatDecimal(v, 6); }
+std::string FormatMilli(int64_t v) { return core::FormatDecimal(v, 3); }
+std::string FormatTenths(int64_t permille) { return core::FormatDecimal(permille, 1); }
 
 void Merge(json::object& into, json::object from) {
   for (auto& kv : from) into[kv.key()] = std::move(kv.value());
@@ -62,9 +44,9 @@ void Merge(json::object& into, json::object from) {
 
 }  // namespace
 
-ApiService::ApiService(const config::CenterConfig& config, executor::CapacitySource* capacity,
-                       const core::Clock* clock, Metrics* metrics)
-    : config_(config), capacity_(capacity), clock_(clock), metrics_(metrics) {}
+ApiService::ApiService(const config::CenterConfig& config, const core::Clock* clock,
+                       Metrics* metrics)
+    : config_(config), clock_(clock), metrics_(metrics) {}
 
 void ApiService::SetReady(uint64_t epoch, const ViewSource* view) {
   epoch_ = epoch;
@@ -208,81 +190,19 @@ void ApiService::GetCenter(HttpRequest&, const RouteContext& ctx, Respond respon
   respond(std::move(r));
 }
 
-// POST /v1/quotes: what running `count` devices of `model` for `duration_minutes` from
-// `start` (default now) costs at every center of the view, cheapest first, and why the
-// others cannot.
+// POST /v1/quotes: every center of the view ranked for the job (federation/placement.h),
+// with the reason each excluded center cannot take it.
 void ApiService::CreateQuote(HttpRequest& req, const RouteContext&, Respond respond) {
-  auto fail = [&](const core::Status& s) { respond(HttpResponse::Error(s)); };
   auto body = core::ParseJsonObject(req.body);
-  if (!body.ok()) return fail(body.status());
-  if (auto st = core::RejectUnknownFields(*body, {"model", "count", "duration_minutes", "start"});
-      !st.ok()) {
-    return fail(st);
-  }
-  auto model = core::GetString(*body, "model");
-  if (!model.ok()) return fail(model.status());
-  if (core::FindAccelerator(*model) == nullptr) {
-    return fail(core::InvalidArgument(
-        "unknown accelerator model '" + *model + "' (see the catalog in docs/accelerators.md)",
-        "model"));
-  }
-  auto count = core::GetInt(*body, "count", 1, 100000);
-  if (!count.ok()) return fail(count.status());
-  auto minutes = core::GetInt(*body, "duration_minutes", 1, 366 * 24 * 60);
-  if (!minutes.ok()) return fail(minutes.status());
-  auto start_opt = core::GetOptionalTime(*body, "start");
-  if (!start_opt.ok()) return fail(start_opt.status());
+  if (!body.ok()) return respond(HttpResponse::Error(body.status()));
+  auto request = federation::PlacementRequestFromJson(*body);
+  if (!request.ok()) return respond(HttpResponse::Error(request.status()));
   if (!ready()) return respond(NotReady());
   auto view = CurrentView();
-  if (!view.ok()) return fail(view.status());
-
-  const core::Time start = start_opt->value_or(clock_->Now());
-  const core::Time end = start + std::chrono::minutes(*minutes);
-  std::vector<std::pair<int64_t, json::object>> quotes;
-  json::array excluded;
-  for (const federation::ViewEntry& e : (*view)->entries) {
-    const federation::CapacityAdvert& a = e.advert;
-    auto exclude = [&](std::string reason) {
-      excluded.push_back({{"center", a.center}, {"reason", std::move(reason)}});
-    };
-    if (e.liveness == federation::Liveness::kDead) {
-      exclude("dead: no fresh advert and no contact");
-      continue;
-    }
-    const federation::ModelCapacityAdvert* offer = nullptr;
-    for (const auto& m : a.models) {
-      if (m.model == *model) offer = &m;
-    }
-    if (offer == nullptr) {
-      exclude("offers no " + *model);
-      continue;
-    }
-    if (offer->free < *count) {
-      exclude("only " + std::to_string(offer->free) + " " + *model + " free, " +
-              std::to_string(*count) + " asked");
-      continue;
-    }
-    auto cost = pricing::ComputeCost(offer->price, *count, start, end);
-    if (!cost.ok()) return fail(cost.status().WithContext("cost"));
-    json::object q{{"center", a.center},
-                   {"hub", a.hub},
-                   {"liveness", federation::LivenessName(e.liveness)},
-                   {"model", *model},
-                   {"count", *count},
-                   {"start", core::FormatRfc3339(start)},
-                   {"end", core::FormatRfc3339(end)}};
-    Merge(q, MoneyFields("cost", *cost));
-    Merge(q, MoneyFields("price_at_start_per_device_hour", pricing::PriceAt(offer->price, start)));
-    quotes.emplace_back(cost->fen(), std::move(q));
-  }
-  // Cheapest first; equal costs in center order (the view is sorted), so the answer is
-  // the same for the same view.
-  std::stable_sort(quotes.begin(), quotes.end(),
-                   [](const auto& x, const auto& y) { return x.first < y.first; });
-  json::array ranked;
-  for (auto& [fen, q] : quotes) ranked.push_back(std::move(q));
-  json::object out{{"quotes", std::move(ranked)}, {"excluded", std::move(excluded)}};
-  respond(HttpResponse::Json(200, json::serialize(out)));
+  if (!view.ok()) return respond(HttpResponse::Error(view.status()));
+  const core::Time now = clock_->Now();
+  const federation::Placement placement = federation::Place(*request, (*view)->entries, now);
+  respond(HttpResponse::Json(200, json::serialize(federation::ToJson(placement))));
 }
 
 }  // namespace edwc::gateway

@@ -15,7 +15,6 @@
 
 #include "config/center_config.h"
 #include "core/time.h"
-#include "executor/capacity.h"
 #include "gateway/federation_service.h"
 #include "gateway/router.h"
 
@@ -26,8 +25,7 @@ class Metrics;
 class ApiService {
  public:
   // All pointers must outlive the service.
-  ApiService(const config::CenterConfig& config, executor::CapacitySource* capacity,
-             const core::Clock* clock, Metrics* metrics);
+  ApiService(const config::CenterConfig& config, const core::Clock* clock, Metrics* metrics);
 
   void RegisterRoutes(Router& router);
 
@@ -55,7 +53,6 @@ class ApiService {
   core::Result<std::shared_ptr<const View>> RenderView(core::Time now);
 
   const config::CenterConfig& config_;
-  executor::CapacitySource* capacity_;
   const core::Clock* clock_;
   Metrics* metrics_;
   std::atomic<uint64_t> epoch_{0};

@@ -20,7 +20,7 @@ namespace json = boost::json;
 using federation::CapacityAdvert;
 using federation::Gossip;
 using federation::GossipMessage;
-using federation::Outbound;
+using federation::GossipOutbound;
 
 namespace {
 
@@ -78,8 +78,8 @@ struct FederationService::Impl : std::enable_shared_from_this<FederationService:
   core::Result<CapacityAdvert> BuildAdvert(const std::vector<executor::ModelCapacity>& models,
                                            core::Time now, uint64_t advert_seq) const;
   // Issues a new own advert if capacity changed or a refresh is due; returns pushes.
-  std::vector<Outbound> MaybeReissue(core::Time now, bool force);
-  void Send(std::vector<Outbound> out);
+  std::vector<GossipOutbound> MaybeReissue(core::Time now, bool force);
+  void Send(std::vector<GossipOutbound> out);
   void HandleGossip(HttpRequest& req, Respond respond);
 };
 
@@ -116,6 +116,7 @@ core::Result<CapacityAdvert> FederationService::Impl::BuildAdvert(
   std::sort(a.models.begin(), a.models.end(),
             [](const auto& x, const auto& y) { return x.model < y.model; });
   a.egress_per_gb = pricing.egress_per_gb;
+  a.surge = pricing.surge;
   for (const config::LinkConfig& l : config.federation.links) {
     a.links.push_back({l.center, l.bandwidth_mbps, l.rtt_ms});
   }
@@ -127,7 +128,7 @@ core::Result<CapacityAdvert> FederationService::Impl::BuildAdvert(
   return a;
 }
 
-std::vector<Outbound> FederationService::Impl::MaybeReissue(core::Time now, bool force) {
+std::vector<GossipOutbound> FederationService::Impl::MaybeReissue(core::Time now, bool force) {
   auto models = capacity->Read();
   if (!models.ok()) {
     core::LogWarn("federation", "capacity read failed: " + models.status().ToString());
@@ -156,15 +157,15 @@ std::vector<Outbound> FederationService::Impl::MaybeReissue(core::Time now, bool
   return gossip->SetLocalAdvert(std::move(advert).value(), now);
 }
 
-void FederationService::Impl::Send(std::vector<Outbound> out) {
-  for (Outbound& o : out) {
+void FederationService::Impl::Send(std::vector<GossipOutbound> out) {
+  for (GossipOutbound& o : out) {
     std::string body = json::serialize(federation::ToJson(o.message));
     const std::string url = o.to_url;
     peers->Post(url, std::string(FederationService::kGossipPath), std::move(body),
                 /*idempotent=*/true,
                 [self = shared_from_this(), sent = std::move(o)](core::Result<PeerResponse> r) {
                   const core::Time now = self->clock->Now();
-                  std::vector<Outbound> follow;
+                  std::vector<GossipOutbound> follow;
                   std::optional<GossipMessage> reply;
                   if (r.ok() && r->status == 200) {
                     if (auto v = core::ParseJson(r->body); v.ok()) {
@@ -295,7 +296,7 @@ void FederationService::Start() {
     auto self = weak.lock();
     if (!self) return false;
     const core::Time now = self->clock->Now();
-    std::vector<Outbound> out = self->MaybeReissue(now, /*force=*/false);
+    std::vector<GossipOutbound> out = self->MaybeReissue(now, /*force=*/false);
     {
       std::lock_guard lock(self->mu);
       if (self->stopped) return false;

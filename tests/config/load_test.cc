@@ -324,6 +324,40 @@ TEST_F(LoadTest, FederationSectionIsOptionalAndChecked) {
   EXPECT_EQ(errors[1].key, "federation.gossip.refresh");
 }
 
+TEST_F(LoadTest, JobsCreditAndSurgeAreOptionalAndChecked) {
+  auto plain = Load(kValid);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->jobs.work_dir, plain->storage.path + ".jobs");
+  EXPECT_EQ(plain->jobs.hold_ttl, milliseconds(30000));
+  EXPECT_FALSE(plain->credit.has_default);
+  EXPECT_EQ(plain->pricing.surge, core::SurgeRule{});
+  const std::string full =
+      Edit(kValid, "egress_per_gb: \"0.30\"",
+           "egress_per_gb: \"0.30\"\n  surge: {above_percent: 80, max_extra_percent: 50}") +
+      R"(jobs: {work_dir: runs, hold_ttl: 10s, poll: 500ms}
+credit:
+  default_limit: "100000.00"
+  limits: [{center: qingpu, limit: "2500.50"}]
+)";
+  auto config = Load(full);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->pricing.surge, (core::SurgeRule{800, 500}));
+  EXPECT_EQ(config->jobs.work_dir, (dir_ / "runs").string());
+  EXPECT_EQ(config->jobs.hold_ttl, milliseconds(10000));
+  EXPECT_EQ(config->jobs.poll, milliseconds(500));
+  EXPECT_TRUE(config->credit.has_default);
+  EXPECT_EQ(config->credit.default_limit, core::Money::Fen(10000000));
+  ASSERT_EQ(config->credit.limits.size(), 1u);
+  EXPECT_EQ(config->credit.limits[0].limit, core::Money::Fen(250050));
+  auto errors = Errors(Edit(
+      Edit(Edit(full, "above_percent: 80", "above_percent: 100"), "hold_ttl: 10s", "hold_ttl: 1h"),
+      "limit: \"2500.50\"", "limit: \"-1\""));
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].key, "pricing.surge.above_percent");
+  EXPECT_EQ(errors[1].key, "jobs.hold_ttl");
+  EXPECT_EQ(errors[2].key, "credit.limits[0].limit");
+}
+
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
   auto errors = Errors(Edit(kValid, "port: 7401", "port: 7400"));
   ExpectOnlyError(errors, 10, 36, "listen.peer.port",
@@ -477,6 +511,11 @@ TEST_F(LoadTest, RenderRoundTripsAwkwardValues) {
   c.federation.revoked = {"gone"};
   c.federation.links = {{"qingpu", 10000, 28}};
   c.federation.gossip.round = milliseconds(150);
+  c.pricing.surge = {800, 500};
+  c.jobs.hold_ttl = milliseconds(4000);
+  c.credit.has_default = true;
+  c.credit.default_limit = core::Money::Fen(5000000);
+  c.credit.limits = {{"qingpu", core::Money::Fen(0)}};
   auto again = ParseCenterConfig(RenderCenterConfig(c), "rendered.yaml", dir_.string());
   ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << RenderCenterConfig(c);
   again->source_file = c.source_file;

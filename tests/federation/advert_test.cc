@@ -122,7 +122,7 @@ TEST(CanonicalBytesTest, ExcludesSignatureAndIsStable) {
   a.signature = "other";
   EXPECT_EQ(CanonicalBytes(a), bytes);
   // Fixed-width big-endian framing: tag, then center with its u32 length.
-  const std::string tag = "edwc-advert-v1";
+  const std::string tag = "edwc-advert-v2";
   ASSERT_GT(bytes.size(), 4 + tag.size() + 4);
   EXPECT_EQ(bytes.substr(0, 4), std::string("\0\0\0\x0e", 4));
   EXPECT_EQ(bytes.substr(4, tag.size()), tag);

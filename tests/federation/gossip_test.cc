@@ -197,7 +197,7 @@ TEST_F(GossipTest, DigestExchangeTransfersWhatIsMissingBothWays) {
   b.Receive("x", Push({Advert("x", 1, 1, kT0, false), Advert("z", 1, 1, kT0, false)}), kT0);
 
   const core::Time later = kT0 + core::Duration(1000);  // news has aged out
-  std::vector<Outbound> out = a.Tick(later);
+  std::vector<GossipOutbound> out = a.Tick(later);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].to_center, "b");
   EXPECT_EQ(out[0].to_url, UrlOf("b"));
@@ -209,7 +209,7 @@ TEST_F(GossipTest, DigestExchangeTransfersWhatIsMissingBothWays) {
   EXPECT_EQ(reply.adverts[0].center, "z");
   EXPECT_EQ(reply.digest, (std::vector<DigestEntry>{{"a", 1, 1}, {"x", 1, 2}, {"y", 1, 1}}));
 
-  std::vector<Outbound> follow = a.ReplyReceived(out[0], "b", reply, later);
+  std::vector<GossipOutbound> follow = a.ReplyReceived(out[0], "b", reply, later);
   ASSERT_EQ(follow.size(), 1u);
   EXPECT_EQ(follow[0].to_center, "b");
   EXPECT_EQ(follow[0].message.kind, GossipMessage::Kind::kPush);
@@ -222,7 +222,7 @@ TEST_F(GossipTest, DigestExchangeTransfersWhatIsMissingBothWays) {
 TEST_F(GossipTest, LivenessAliveSuspectDeadAndBackOnANewEpoch) {
   Gossip g("a", options_, &verifier_, 1);
   g.Receive("b", Push({Advert("b", 1, 1)}), kT0);
-  const Outbound to_b{"b", UrlOf("b"), Push({})};
+  const GossipOutbound to_b{"b", UrlOf("b"), Push({})};
   EXPECT_EQ(g.LivenessOf("b", kT0), Liveness::kAlive);
   g.SendFailed(to_b, kT0);
   EXPECT_EQ(g.LivenessOf("b", kT0), Liveness::kAlive);
@@ -255,7 +255,7 @@ TEST_F(GossipTest, DeadAfterExpiryWithoutFailures) {
 TEST_F(GossipTest, ContactResetsFailures) {
   Gossip g("a", options_, &verifier_, 1);
   g.Receive("b", Push({Advert("b", 1, 1)}), kT0);
-  const Outbound to_b{"b", UrlOf("b"), Push({})};
+  const GossipOutbound to_b{"b", UrlOf("b"), Push({})};
   g.SendFailed(to_b, kT0);
   g.SendFailed(to_b, kT0);
   ASSERT_EQ(g.LivenessOf("b", kT0), Liveness::kSuspect);
@@ -275,7 +275,7 @@ TEST_F(GossipTest, DeadPeersAreNotPushedToButProbedByAntiEntropy) {
   const core::Time late = kT0 + core::Duration(50000);
   ASSERT_EQ(g.LivenessOf("b", late), Liveness::kDead);
   g.SetLocalAdvert(Advert("a", 1, 1, late), late);  // no live peer to push to...
-  std::vector<Outbound> out = g.Tick(late);
+  std::vector<GossipOutbound> out = g.Tick(late);
   ASSERT_EQ(out.size(), 1u);  // ...but the dead one gets a digest
   EXPECT_EQ(out[0].to_center, "b");
   EXPECT_EQ(out[0].message.kind, GossipMessage::Kind::kDigest);
@@ -285,14 +285,14 @@ TEST_F(GossipTest, SeedIsTiedToTheCenterThatReplies) {
   Gossip g("a", options_, &verifier_, 1);
   g.AddSeed(UrlOf("b"));
   g.AddSeed(UrlOf("b"));
-  std::vector<Outbound> out = g.SetLocalAdvert(Advert("a", 1, 1), kT0);
+  std::vector<GossipOutbound> out = g.SetLocalAdvert(Advert("a", 1, 1), kT0);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].to_center, "");
   EXPECT_EQ(out[0].to_url, UrlOf("b"));
   g.ReplyReceived(out[0], "b", GossipMessage{}, kT0);
   out = g.Tick(kT0 + core::Duration(200));
   ASSERT_EQ(out.size(), 2u);  // news push and first digest, both to the now-known b
-  for (const Outbound& o : out) {
+  for (const GossipOutbound& o : out) {
     EXPECT_EQ(o.to_center, "b");
     EXPECT_EQ(o.to_url, UrlOf("b"));
   }
@@ -303,10 +303,10 @@ TEST_F(GossipTest, SetLocalAdvertPushesToFanoutPeers) {
   std::vector<CapacityAdvert> peers;
   for (const char* c : {"b", "c", "d", "e", "f"}) peers.push_back(Advert(c, 1, 1));
   g.Receive("b", Push(peers), kT0);
-  std::vector<Outbound> out = g.SetLocalAdvert(Advert("a", 1, 1), kT0);
+  std::vector<GossipOutbound> out = g.SetLocalAdvert(Advert("a", 1, 1), kT0);
   ASSERT_EQ(out.size(), 3u);
   std::set<std::string> targets;
-  for (const Outbound& o : out) {
+  for (const GossipOutbound& o : out) {
     targets.insert(o.to_center);
     EXPECT_EQ(o.message, Push({Advert("a", 1, 1)}));
   }
@@ -321,7 +321,7 @@ TEST_F(GossipTest, NewsIsPushedForAFewRoundsThenStops) {
   g.Tick(kT0);  // first digest
   int pushes = 0;
   for (int round = 1; round <= 10; ++round) {
-    for (const Outbound& o : g.Tick(kT0 + round * options_.round)) {
+    for (const GossipOutbound& o : g.Tick(kT0 + round * options_.round)) {
       if (o.message.kind == GossipMessage::Kind::kPush) ++pushes;
     }
   }
@@ -330,11 +330,11 @@ TEST_F(GossipTest, NewsIsPushedForAFewRoundsThenStops) {
 
 // Pushes in rounds 0..10 from kT0; `ack` answers each.
 int CountNewsPushes(Gossip& g, const GossipOptions& options,
-                    const std::function<GossipMessage(const Outbound&)>& ack) {
+                    const std::function<GossipMessage(const GossipOutbound&)>& ack) {
   int pushes = 0;
   for (int round = 0; round <= 10; ++round) {
     const core::Time now = kT0 + round * options.round;
-    for (const Outbound& o : g.Tick(now)) {
+    for (const GossipOutbound& o : g.Tick(now)) {
       if (o.message.kind != GossipMessage::Kind::kPush) continue;
       ++pushes;
       g.ReplyReceived(o, o.to_center, ack(o), now);
@@ -364,11 +364,11 @@ TEST_F(GossipTest, NewsStopsOnceEnoughPeersAlreadyHadIt) {
     return g;
   };
   // Acks from an older federation say nothing: pushed for the full 3 rounds.
-  auto empty_ack = [](const Outbound&) { return GossipMessage{}; };
+  auto empty_ack = [](const GossipOutbound&) { return GossipMessage{}; };
   EXPECT_EQ(CountNewsPushes(*make(), options_, empty_ack), 3 * 3);
   // Every peer already had everything: 4 redundant acks stop each advert, so the first
   // round (3 acks) is not enough and the second is the last.
-  auto had_all = [](const Outbound& o) {
+  auto had_all = [](const GossipOutbound& o) {
     GossipMessage ack;
     for (const CapacityAdvert& a : o.message.adverts) {
       ack.digest.push_back({a.center, a.epoch, a.seq});
@@ -377,7 +377,7 @@ TEST_F(GossipTest, NewsStopsOnceEnoughPeersAlreadyHadIt) {
   };
   EXPECT_EQ(CountNewsPushes(*make(), options_, had_all), 2 * 3);
   // An ack about an older advert than the one we push does not count.
-  auto had_older = [](const Outbound& o) {
+  auto had_older = [](const GossipOutbound& o) {
     GossipMessage ack;
     for (const CapacityAdvert& a : o.message.adverts) {
       ack.digest.push_back({a.center, a.epoch, a.seq - 1});
@@ -396,7 +396,7 @@ TEST_F(GossipTest, KeepAliveIsPushedToOnePeerAndNotPassedOn) {
   const core::Time later = kT0 + core::Duration(5000);  // all news has aged out
   g.Tick(later);
   // Same content, new seq and issue time: a keep-alive, to one peer, then no rounds.
-  std::vector<Outbound> out = g.SetLocalAdvert(Advert("a", 1, 2, later), later);
+  std::vector<GossipOutbound> out = g.SetLocalAdvert(Advert("a", 1, 2, later), later);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].message, Push({Advert("a", 1, 2, later)}));
   // A received keep-alive is taken but not pushed on; a changed advert is news.
@@ -407,7 +407,7 @@ TEST_F(GossipTest, KeepAliveIsPushedToOnePeerAndNotPassedOn) {
   ASSERT_TRUE(SignAdvert(FakeSigner("d"), changed).ok());
   g.Receive("b", Push({changed}), later);
   int pushes = 0;
-  for (const Outbound& o : g.Tick(later + options_.round)) {
+  for (const GossipOutbound& o : g.Tick(later + options_.round)) {
     if (o.message.kind != GossipMessage::Kind::kPush) continue;
     ++pushes;
     EXPECT_EQ(o.message, Push({changed}));
@@ -442,7 +442,8 @@ TEST_F(GossipTest, SameSeedSameInputsSameOutput) {
     g.Receive("p0", Push(peers), kT0);
     std::string targets;
     for (int round = 0; round < 10; ++round) {
-      for (const Outbound& o : g.Tick(kT0 + round * options_.round)) targets += o.to_center + ",";
+      for (const GossipOutbound& o : g.Tick(kT0 + round * options_.round))
+        targets += o.to_center + ",";
     }
     return targets;
   };

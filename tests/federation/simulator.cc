@@ -157,9 +157,9 @@ void Simulator::Count(int center, const GossipMessage& message) {
   ++t.messages;
 }
 
-void Simulator::Send(int from, std::vector<Outbound> out) {
+void Simulator::Send(int from, std::vector<GossipOutbound> out) {
   const uint64_t incarnation = nodes_[static_cast<size_t>(from)].incarnation;
-  for (Outbound& o : out) {
+  for (GossipOutbound& o : out) {
     Count(from, o.message);
     Event e;
     e.center = from;

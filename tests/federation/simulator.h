@@ -109,14 +109,14 @@ class Simulator {
     EventKind kind = EventKind::kTick;
     int center = 0;  // who handles it: ticker, request sender (for replies/failures)
     uint64_t incarnation = 0;
-    Outbound sent;
+    GossipOutbound sent;
     int replier = -1;
     GossipMessage reply;
   };
 
   void Schedule(core::Time at, Event event);
   void Handle(Event& event);
-  void Send(int from, std::vector<Outbound> out);
+  void Send(int from, std::vector<GossipOutbound> out);
   void IssueAdvert(int center);
   void Check(int center);
   void Fail(std::string why);

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "core/time.h"
 #include "gateway/agent.h"
 #include "gateway/http_client.h"
 #include "gateway/openssl_ptr.h"
@@ -134,16 +135,21 @@ TEST_F(HttpsTest, CentersViewShowsCapacityAndPriceNow) {
 }
 
 TEST_F(HttpsTest, QuoteCostsTheWindowExactly) {
-  // 2026-11-25 21:00 to 23:00 China time: one hour at 20.00, one at night's 14.00, x3.
-  HttpResponse r = Do("POST", "/v1/quotes",
-                      R"({"model":"h800","count":3,"duration_minutes":120,)"
-                      R"("start":"2026-11-25T13:00:00Z"})",
-                      As(Role::kBroker));
+  // Tomorrow 21:00 to 23:00 China time: one hour at 20.00, one at night's 14.00, x3.
+  // (Quotes never start in the past.)
+  const auto tomorrow = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()) +
+                        std::chrono::days(1) + std::chrono::hours(13);
+  const std::string start =
+      core::FormatRfc3339(std::chrono::time_point_cast<core::Duration>(tomorrow));
+  HttpResponse r =
+      Do("POST", "/v1/quotes",
+         R"({"model":"h800","count":3,"duration_minutes":120,"start":")" + start + R"("})",
+         As(Role::kBroker));
   ASSERT_EQ(r.status, 200) << r.body;
   json::value v = json::parse(r.body);
   const json::object& q = v.at("quotes").as_array().at(0).as_object();
-  EXPECT_EQ(q.at("cost_fen").to_number<int64_t>(), 3 * 2000 + 3 * 1400);
-  EXPECT_EQ(q.at("cost_cny").as_string(), "102.00");
+  EXPECT_EQ(q.at("total_fen").to_number<int64_t>(), 3 * 2000 + 3 * 1400);
+  EXPECT_EQ(q.at("total_cny").as_string(), "102.00");
 
   HttpResponse too_many =
       Do("POST", "/v1/quotes", R"({"model":"h800","count":17,"duration_minutes":60})",

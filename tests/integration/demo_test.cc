@@ -1,5 +1,6 @@
 // `edwc demo` end to end, the way a new user and later tests drive it: start it, read
-// demo.json, call GET /v1/centers with the viewer token, stop it with SIGTERM.
+// demo.json, call GET /v1/centers with the viewer token, see the sample workload's jobs
+// through the broker's API and CLI, stop it with SIGTERM.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "cli/process.h"
@@ -72,19 +74,36 @@ TEST(DemoTest, PrepareOnlyWritesLoadableConfigsAndAPrivateDemoJson) {
   EXPECT_EQ(Str(ReadDemoJson(demo_dir + "/demo.json").at("tokens").at("viewer")), viewer);
 }
 
-TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
+// Runs `edwc <args...>` to its end; its stdout and exit status.
+std::pair<std::string, int> RunCli(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {EDWC_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = cli::Spawn(argv, log);
+  if (!child.ok()) return {child.status().ToString(), -1};
+  std::string out;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(child->stdout_fd, buf, sizeof buf)) > 0) out.append(buf, got);
+  close(child->stdout_fd);
+  int status = 0;
+  waitpid(child->pid, &status, 0);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+TEST(DemoTest, ServesCentersRunsTheSampleWorkloadAndStopsOnSigterm) {
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &chld, nullptr);
   testing::TempDir dir;
   const std::string demo_dir = dir.Sub("demo");
-  auto demo = cli::Spawn({EDWC_BINARY, "demo", "--centers", "3", "--base-port", "0", "--dir",
-                          demo_dir, "--workload", "none"},
-                         dir.Sub("demo.log"));
+  auto demo =
+      cli::Spawn({EDWC_BINARY, "demo", "--centers", "3", "--base-port", "0", "--dir", demo_dir},
+                 dir.Sub("demo.log"));
   ASSERT_TRUE(demo.ok());
+  // The sample workload runs first: its jobs have ended when the demo says it is running.
   auto running =
-      cli::AwaitLine(*demo, "edwc demo: running", std::chrono::steady_clock::now() + 90s);
+      cli::AwaitLine(*demo, "edwc demo: running", std::chrono::steady_clock::now() + 150s);
   ASSERT_TRUE(running.ok()) << running.status().ToString();
 
   json::object doc = ReadDemoJson(demo_dir + "/demo.json");
@@ -113,21 +132,43 @@ TEST(DemoTest, ServesCentersWithTheViewerTokenAndStopsOnSigterm) {
   }
   ASSERT_EQ(agents.size(), 3u);
 
-  // `edwc centers` prints the same view as a table, and as JSON.
-  auto centers = cli::Spawn({EDWC_BINARY, "centers", "--demo", demo_dir}, dir.Sub("centers.log"));
-  ASSERT_TRUE(centers.ok());
-  std::string table;
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(centers->stdout_fd, buf, sizeof buf)) > 0) table.append(buf, got);
-  close(centers->stdout_fd);
-  int centers_status = 0;
-  waitpid(centers->pid, &centers_status, 0);
-  EXPECT_TRUE(WIFEXITED(centers_status) && WEXITSTATUS(centers_status) == 0);
-  for (const char* id : {"zhongwei*", "qingpu", "guian"}) {
+  // `edwc centers` prints the same view as a table, from the broker's home center.
+  auto [table, centers_status] = RunCli({"centers", "--demo", demo_dir}, dir.Sub("centers.log"));
+  EXPECT_EQ(centers_status, 0);
+  for (const char* id : {"zhongwei", "qingpu*", "guian"}) {
     EXPECT_NE(table.find(id), std::string::npos) << table;
   }
   EXPECT_NE(table.find("alive"), std::string::npos) << table;
+
+  // The sample broker sits at the eastern center; each job landed where it should and
+  // ended: the cheapest h800 is Zhongwei's, the greenest Gui'an, the data is at Qingpu.
+  EXPECT_EQ(Str(doc.at("home_center")), "qingpu");
+  std::string home_url;
+  for (const auto& c : doc.at("centers").as_array()) {
+    if (c.as_object().contains("home")) home_url = Str(c.at("api_url"));
+  }
+  auto client = gateway::HttpsClient::Create(home_url, {ca, "", "", false});
+  ASSERT_TRUE(client.ok());
+  const std::string broker = Str(doc.at("tokens").at("broker"));
+  auto jobs = (*client)->Request("GET", "/v1/jobs", "", {{"authorization", "Bearer " + broker}});
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->status, 200) << jobs->body;
+  std::map<std::string, std::pair<std::string, std::string>> by_name;  // name -> state, center
+  const json::value listed = json::parse(jobs->body);
+  for (const auto& j : listed.at("jobs").as_array()) {
+    by_name[Str(j.at("name"))] = {Str(j.at("state")), Str(j.at("center"))};
+  }
+  EXPECT_EQ(by_name.size(), 5u) << jobs->body;
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(by_name["llm-pretrain"], P("succeeded", "zhongwei"));
+  EXPECT_EQ(by_name["urgent-finetune"], P("succeeded", "qingpu"));
+  EXPECT_EQ(by_name["green-eval"], P("succeeded", "guian"));
+  EXPECT_EQ(by_name["batch-inference"].first, "succeeded");
+  EXPECT_EQ(by_name["broken-script"].first, "failed");
+  // And the broker's CLI lists them.
+  auto [list, list_status] = RunCli({"job", "list", "--demo", demo_dir}, dir.Sub("list.log"));
+  EXPECT_EQ(list_status, 0) << list;
+  EXPECT_NE(list.find("llm-pretrain"), std::string::npos) << list;
 
   kill(demo->pid, SIGTERM);
   int status = 0;

@@ -1,9 +1,15 @@
 #!/bin/sh
-# GET /v1/centers from one edwc agent (one I/O thread) against the same bytes from nginx
-# (one worker), both over TLS on loopback, both driven by the same wrk command in one
+# One edwc agent's API (one I/O thread) against nginx (one worker) serving the same bytes
+# as a static file, both over TLS on loopback, both driven by the same wrk command in one
 # run. Prints requests/s, latency percentiles and the edwc/nginx ratio.
 #
-#   bench/centers_vs_nginx.sh [--duration 5s] [--connections 32] [--threads 1] [--rounds 3]
+#   bench/api_vs_nginx.sh [--route centers|quotes] [--duration 5s] [--connections 32]
+#                         [--threads 1] [--rounds 3]
+#
+# --route centers: GET /v1/centers (the federation view, cached between renders).
+# --route quotes:  POST /v1/quotes for 8 h800 over 2 hours, ranked over the 4 centers of
+#                  a demo federation (the other 3 agents run too, on the server CPU);
+#                  every request is placed afresh.
 #
 # Rounds alternate edwc and nginx so that noise on a shared machine falls on both; the
 # summary is the mean req/s, the median round's latency percentiles, and the server
@@ -12,16 +18,23 @@
 # The servers run on CPU 0 and wrk on CPU 1 (taskset), so that the two never share a core.
 set -eu
 cd "$(dirname "$0")/.."
-DURATION=5s CONNECTIONS=32 THREADS=1 ROUNDS=3
+DURATION=5s CONNECTIONS=32 THREADS=1 ROUNDS=3 ROUTE=centers
 while [ $# -gt 0 ]; do
   case "$1" in
+    --route) ROUTE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
-    *) echo "usage: $0 [--duration 5s] [--connections 32] [--threads 1] [--rounds 3]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--route centers|quotes] [--duration 5s] [--connections 32] [--threads 1] [--rounds 3]" >&2; exit 2 ;;
   esac
 done
+case "$ROUTE" in
+  centers) CENTERS=1 PATH_=/v1/centers ROLE=viewer ;;
+  quotes) CENTERS=4 PATH_=/v1/quotes ROLE=broker ;;
+  *) echo "--route is centers or quotes" >&2; exit 2 ;;
+esac
+QUOTE='{"model":"h800","count":8,"duration_minutes":120}'
 
 EDWC_BENCH_DEPS=1 scripts/install-deps
 BUILD=${EDWC_BUILD_DIR:-build/release}
@@ -32,9 +45,10 @@ cmake --build "$BUILD" --target edwc >/dev/null
 EDWC="$BUILD/cli/edwc"
 
 TMP=$(mktemp -d)
-AGENT_PID="" NGINX_PID=""
+AGENT_PID="" NGINX_PID="" OTHER_PIDS=""
 cleanup() {
   [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+  for p in $OTHER_PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -43,9 +57,15 @@ trap cleanup EXIT INT TERM
 CPUS=$(nproc)
 SERVER_CPU=0 CLIENT_CPU=$((CPUS > 1 ? 1 : 0))
 
-# One demo center's config (io_threads: 1), started on its own.
-"$EDWC" demo --prepare-only --centers 1 --base-port 0 --dir "$TMP/demo" >/dev/null
+# Demo center configs (io_threads: 1); the first is measured.
+"$EDWC" demo --prepare-only --centers "$CENTERS" --base-port 0 --dir "$TMP/demo" >/dev/null
 CENTER_DIR="$TMP/demo/centers/zhongwei"
+for c in qingpu guian shaoguan; do
+  [ "$CENTERS" -gt 1 ] || break
+  taskset -c "$SERVER_CPU" "$EDWC" agent --config "$TMP/demo/centers/$c/center.yaml" \
+    >/dev/null 2>"$TMP/$c.log" &
+  OTHER_PIDS="$OTHER_PIDS $!"
+done
 mkfifo "$TMP/ready"
 taskset -c "$SERVER_CPU" "$EDWC" agent --config "$CENTER_DIR/center.yaml" \
   >"$TMP/ready" 2>"$TMP/agent.log" &
@@ -53,14 +73,27 @@ AGENT_PID=$!
 read -r READY <"$TMP/ready" || { cat "$TMP/agent.log" >&2; exit 1; }
 API=${READY#*api=}
 API=${API%% *}
-TOKEN=$(sed -n 's/.*"viewer":"\([^"]*\)".*/\1/p' "$TMP/demo/demo.json")
+TOKEN=$(sed -n "s/.*\"$ROLE\":\"\([^\"]*\)\".*/\1/p" "$TMP/demo/demo.json")
 CA="$TMP/demo/ca/ca.pem"
+fetch() { curl -sf --cacert "$CA" -H "Authorization: Bearer $TOKEN" ${1:+-d "$1"} "$API$PATH_"; }
+if [ "$ROUTE" = quotes ]; then
+  # Until the measured center quotes every center of the federation.
+  i=0
+  until [ "$(fetch "$QUOTE" | grep -o '"center":' | wc -l)" -ge "$CENTERS" ]; do
+    i=$((i + 1)); [ $i -gt 300 ] && { echo "the federation did not converge" >&2; exit 1; }
+    sleep 0.1
+  done
+  printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
+    "'$QUOTE'" >"$TMP/edwc.lua"
+else
+  : >"$TMP/edwc.lua"
+fi
 
 mkdir -p "$TMP/www/v1"
 chmod 755 "$TMP" "$TMP/www" "$TMP/www/v1"  # nginx workers run as www-data when started as root
-curl -sf --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >"$TMP/www/v1/centers"
-chmod 644 "$TMP/www/v1/centers"
-BYTES=$(wc -c <"$TMP/www/v1/centers")
+fetch "$([ "$ROUTE" = quotes ] && echo "$QUOTE")" >"$TMP/www/v1/$ROUTE"
+chmod 644 "$TMP/www/v1/$ROUTE"
+BYTES=$(wc -c <"$TMP/www/v1/$ROUTE")
 
 NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$TMP/nginx.conf" <<CONF
@@ -80,14 +113,14 @@ http {
     ssl_certificate_key $CENTER_DIR/certs/center.key;
     ssl_protocols TLSv1.2 TLSv1.3;
     root $TMP/www;
-    location = /v1/centers { default_type application/json; }
+    location = /v1/$ROUTE { default_type application/json; }
   }
 }
 CONF
 taskset -c "$SERVER_CPU" nginx -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" &
 NGINX_PID=$!
 i=0
-until curl -sf --cacert "$CA" "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null; do
+until curl -sf --cacert "$CA" "https://127.0.0.1:$NGINX_PORT/v1/$ROUTE" >/dev/null; do
   i=$((i + 1)); [ $i -gt 100 ] && { echo "nginx did not start" >&2; tail -5 "$TMP/nginx-error.log" >&2; exit 1; }
   sleep 0.1
 done
@@ -99,8 +132,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # $TMP/<name>.rounds. Latencies are converted to microseconds.
 run_round() {  # name url pid
   before=$(cpu_ticks "$3")
+  script=$([ "$1" = edwc ] && echo "$TMP/edwc.lua" || echo "$TMP/none.lua")
   taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-    -H "Authorization: Bearer $TOKEN" "$2/v1/centers" >"$TMP/$1.wrk"
+    -s "$script" -H "Authorization: Bearer $TOKEN" "$2/v1/$ROUTE" >"$TMP/$1.wrk"
   after=$(cpu_ticks "$3")
   awk -v ticks=$((after - before)) '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v }
@@ -123,11 +157,12 @@ summarise() {  # name
     }'
 }
 
-echo "GET /v1/centers ($BYTES bytes), TLS keep-alive, wrk -t$THREADS -c$CONNECTIONS -d$DURATION x $ROUNDS rounds each, alternating;"
+: >"$TMP/none.lua"
+echo "$([ "$ROUTE" = quotes ] && echo "POST /v1/quotes (nginx: GET of the answer)" || echo "GET /v1/centers") ($BYTES bytes), TLS keep-alive, wrk -t$THREADS -c$CONNECTIONS -d$DURATION x $ROUNDS rounds each, alternating;"
 echo "servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; edwc io_threads=1, nginx 1 worker"
 # Warm both (TLS sessions, caches), then alternate so that machine noise hits both alike.
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -H "Authorization: Bearer $TOKEN" "$API/v1/centers" >/dev/null
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "https://127.0.0.1:$NGINX_PORT/v1/centers" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$TMP/edwc.lua" -H "Authorization: Bearer $TOKEN" "$API/v1/$ROUTE" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "https://127.0.0.1:$NGINX_PORT/v1/$ROUTE" >/dev/null
 r=0
 while [ $r -lt "$ROUNDS" ]; do
   run_round edwc "$API" "$AGENT_PID"

@@ -1,0 +1,86 @@
+// Where a client verb connects and with which bearer token. Every verb that talks to a
+// gateway's api listener (`centers`, `quote`, `job`) declares the same options:
+//   --demo DIR   DIR/demo.json written by `edwc demo` (default ./edwc-demo): the home
+//                center's api_url, the federation CA and one token per role
+//   --url URL, --ca FILE, --token TOKEN
+// and falls back to the environment (EDWC_URL, EDWC_CA, EDWC_TOKEN). Precedence, per
+// value: its flag; then, when --demo is given explicitly, demo.json; then the
+// environment; then ./edwc-demo/demo.json.
+//
+// ApiClient wraps gateway::HttpsClient with the token and turns error answers into one
+// line ("no job 'x' (404)"). Not thread-safe; one per command.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cli/args.h"
+#include "core/status.h"
+#include "gateway/http_client.h"
+
+namespace edwc::cli {
+
+struct Connection {
+  std::string url;  // "https://host:port"
+  std::string ca_file;
+  std::string token;  // bearer token
+};
+
+// The valued options ResolveConnection reads; add them to a verb's Args.
+std::set<std::string> ConnectionOptions();
+
+// Text for a verb's --help describing the options above; `role` names the token needed.
+std::string ConnectionHelp(std::string_view role);
+
+// Looks up `env_name`; empty when unset. Injected so that tests need no real environment.
+using EnvLookup = std::string (*)(const char* env_name);
+std::string RealEnv(const char* env_name);
+
+// Resolves the connection for a verb that needs a token of `role` ("viewer", "broker").
+// kInvalidArgument (a usage error) when something is missing or demo.json is unreadable.
+core::Result<Connection> ResolveConnection(const Args& args, std::string_view role,
+                                           EnvLookup env = &RealEnv);
+
+// From a parsed demo.json: the home center's api_url (the entry with "home": true, else the
+// first), ca_file and tokens[role]. Missing pieces are left empty.
+Connection ConnectionFromDemoJson(const boost::json::object& demo, std::string_view role);
+
+// One line for an HTTP error answer: the server's error message when the body is the
+// {"error":{...}} shape (with the field when it names one), else the body trimmed;
+// always followed by " (STATUS)".
+std::string ApiErrorLine(int status, std::string_view body);
+
+// The exit code for an error answer: 2 (usage) for 400, 401 and 403, which a corrected
+// command line or token fixes; 1 for anything else.
+int ExitCodeForHttpStatus(int status);
+
+// Percent-encodes a query parameter value (RFC 3986 unreserved characters stay).
+std::string QueryEscape(std::string_view value);
+
+class ApiClient {
+ public:
+  static core::Result<std::unique_ptr<ApiClient>> Create(
+      const Connection& connection, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // One request with the bearer token (and a JSON content type when there is a body).
+  // Connection failures are kUnavailable naming the URL.
+  core::Result<gateway::HttpResponse> Request(
+      std::string_view method, std::string_view target, std::string_view body = {},
+      std::vector<std::pair<std::string, std::string>> headers = {});
+
+  const std::string& url() const { return connection_.url; }
+
+ private:
+  ApiClient(Connection connection, std::unique_ptr<gateway::HttpsClient> client)
+      : connection_(std::move(connection)), client_(std::move(client)) {}
+  Connection connection_;
+  std::unique_ptr<gateway::HttpsClient> client_;
+};
+
+}  // namespace edwc::cli

@@ -1,0 +1,357 @@
+// `edwc job submit|list|show|cancel|watch`: place a job through the home center and follow
+// it. Every failure is one line on stderr; --json prints the server's JSON as it came.
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "cli/job_format.h"
+#include "cli/request_flags.h"
+#include "core/json.h"
+
+namespace edwc::cli {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kUsage[] = R"(Usage:
+  edwc job submit (--model M | --min-tflops N --min-memory GIB) --duration D [flags] -- CMD...
+  edwc job list [--state S] [--limit N] [--after CURSOR] [--all]
+  edwc job show ID
+  edwc job cancel ID
+  edwc job watch ID [--interval 500ms]
+Each accepts --json, the connection flags and --help.
+)";
+
+constexpr char kListHelp[] =
+    R"(Usage: edwc job list [--state S] [--limit N] [--after CURSOR] [--all] [--json]
+
+Lists jobs as a table: ID NAME STATE CENTER MODEL×COUNT COST CREATED.
+  --state S      only jobs in state S (placing, held, committed, running, succeeded,
+                 failed, cancelled)
+  --limit N      at most N per page (default: the server's)
+  --after C      the page after cursor C (printed under a full page)
+  --all          follow the cursor to the last page
+  --json         print the JSON answer of GET /v1/jobs
+Example:
+  edwc job list --state running
+)";
+
+constexpr char kShowHelp[] = R"(Usage: edwc job show ID [--json]
+
+Prints one job: state, center, request, placement attempts, state history and, once it
+has ended, usage and cost.
+  --json         print the JSON answer of GET /v1/jobs/ID
+Example:
+  edwc job show job_01JDZ6Q3W8N4V5T7X9Y2K3M4P5
+)";
+
+constexpr char kCancelHelp[] = R"(Usage: edwc job cancel ID [--json]
+
+Cancels a job. A job not yet running is cancelled at once; a running one is asked to stop
+and shows "cancel requested" until it has.
+  --json         print the JSON answer of DELETE /v1/jobs/ID
+Example:
+  edwc job cancel job_01JDZ6Q3W8N4V5T7X9Y2K3M4P5
+)";
+
+constexpr char kWatchHelp[] = R"(Usage: edwc job watch ID [--interval 500ms] [--json]
+
+Prints each state change of a job with its time until the job has ended.
+  --interval I   how often to ask (default 500ms; 2s, 1m)
+  --json         print the job's JSON (one line) each time it changes
+Example:
+  edwc job watch job_01JDZ6Q3W8N4V5T7X9Y2K3M4P5 --interval 2s
+Exit status: 0 when the job succeeded, 1 when it failed or was cancelled.
+)";
+
+// One invocation of a subverb: its name for messages, the client, --json.
+struct Verb {
+  std::string name;  // "edwc job show"
+  std::unique_ptr<ApiClient> client;
+  bool json = false;
+  int interval_ms = 500;
+
+  int Usage(const std::string& message) const {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
+    return kExitUsage;
+  }
+  int Fail(const std::string& message) const {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
+    return kExitFailure;
+  }
+  // A non-2xx answer: one line; `what` names the object for a 404 ("job 'x'").
+  int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const {
+    if (r.status == 404 && !what.empty()) {
+      std::fprintf(stderr, "%s: no %s (404)\n", name.c_str(), what.c_str());
+    } else {
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), ApiErrorLine(r.status, r.body).c_str());
+    }
+    return ExitCodeForHttpStatus(r.status);
+  }
+};
+
+bool IsJobId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Parses argv for subverb `sub` with its own valued options and flags, resolves the
+// connection; returns an exit code when the verb ends here (help, usage error).
+std::optional<int> Prepare(int argc, char** argv, Args* args, const char* help, size_t positional,
+                           Verb* verb) {
+  args->AllowPositional(positional);
+  if (auto st = args->Parse(argc, argv, 3); !st.ok()) {
+    // A stray word is most often a command given without the `--` before it.
+    const bool stray = st.field().empty() && positional == 0 && args->allows_trailing();
+    return verb->Usage(st.message() + (stray ? "; put the command after `--`" : ""));
+  }
+  if (args->Has("help")) {
+    std::printf("%sConnection:\n%s", help, ConnectionHelp("broker").c_str());
+    return kExitOk;
+  }
+  if (args->positional().size() != positional) {
+    return verb->Usage(positional == 1 ? "give one job id (see --help)"
+                                       : "unexpected argument (see --help)");
+  }
+  if (positional == 1 && !IsJobId(args->positional()[0])) {
+    return verb->Usage("'" + args->positional()[0] + "' is not a job id");
+  }
+  verb->json = args->Has("json");
+  if (auto interval = args->Get("interval")) {
+    auto ms = ParseIntervalMillis(*interval);
+    if (!ms.ok()) return verb->Usage("--interval: " + ms.status().message());
+    verb->interval_ms = static_cast<int>(*ms);
+  }
+  auto connection = ResolveConnection(*args, "broker");
+  if (!connection.ok()) return verb->Usage(connection.status().message());
+  auto client = ApiClient::Create(*connection);
+  if (!client.ok()) return verb->Usage(client.status().message());
+  verb->client = std::move(*client);
+  return std::nullopt;
+}
+
+Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags) {
+  valued.merge(ConnectionOptions());
+  flags.insert({"json", "help"});
+  return Args(name, std::move(valued), std::move(flags));
+}
+
+// GET /v1/jobs/{id} until the job has ended. Transient connection failures are retried
+// for a while: a gateway restart must not end a long watch.
+int Watch(const Verb& verb, const std::string& id) {
+  size_t printed = 0;
+  std::string last_state;
+  std::string last_body;
+  int failures = 0;
+  for (;;) {
+    auto r = verb.client->Request("GET", "/v1/jobs/" + id);
+    if (!r.ok() || r->status >= 500) {
+      if (++failures >= 30) {
+        return verb.Fail(r.ok() ? ApiErrorLine(r->status, r->body) : r.status().message());
+      }
+    } else if (r->status != 200) {
+      return verb.FailHttp(*r, "job '" + id + "'");
+    } else {
+      failures = 0;
+      auto job = core::ParseJsonObject(r->body);
+      if (!job.ok()) return verb.Fail("unreadable answer: " + job.status().message());
+      const json::value value(std::move(*job));
+      const std::string state = FieldText(value, "state");
+      if (verb.json) {
+        if (r->body != last_body) std::printf("%s\n", json::serialize(value).c_str());
+        last_body = r->body;
+      } else {
+        for (const std::string& line : WatchLines(value, &printed, &last_state)) {
+          std::printf("%s\n", line.c_str());
+        }
+      }
+      std::fflush(stdout);
+      if (IsTerminalState(state)) {
+        if (!verb.json && state == "succeeded") {
+          if (const json::value* u = value.as_object().if_contains("usage")) {
+            std::printf("cost ¥%s, exit code %s\n", MoneyText(*u, "cost").c_str(),
+                        FieldText(*u, "exit_code").c_str());
+          }
+        }
+        return state == "succeeded" ? kExitOk : kExitFailure;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(verb.interval_ms));
+  }
+}
+
+int Submit(int argc, char** argv) {
+  Verb verb{"edwc job submit", nullptr};
+  std::set<std::string> valued = RequestOptions();
+  valued.merge(SubmitOptions());
+  valued.insert("interval");
+  Args args = MakeArgs(verb.name, std::move(valued), {"wait"});
+  args.AllowTrailing();
+  const std::string help =
+      "Usage: edwc job submit (--model M | --min-tflops N --min-memory GIB) --duration D\n"
+      "                       [flags] -- COMMAND [ARG]...\n\n"
+      "Places a job: the home center quotes the request, holds devices at the best center\n"
+      "(trying the next when one refuses) and starts COMMAND there. Prints where it went\n"
+      "and why earlier centers refused.\n\n" +
+      RequestFlagsHelp() +
+      "The job:\n"
+      "  --name NAME            a label for `edwc job list`\n"
+      "  --env K=V              an environment variable for COMMAND (repeatable)\n"
+      "  --idempotency-key K    resubmitting with the same K never places a second job\n"
+      "                         (default: a random key, printed if the answer is lost)\n"
+      "  --wait                 then follow the job like `edwc job watch` until it ends\n"
+      "  --interval I           with --wait: how often to ask (default 500ms)\n"
+      "  --json                 print the job's JSON\n"
+      "Example:\n"
+      "  edwc job submit --model h800 --count 4 --duration 1h --name llm-ft \\\n"
+      "      --env EPOCHS=3 --wait -- python train.py --lr 3e-4\n\n"
+      "Exit status: 0 placed (with --wait: succeeded), 1 not placed, failed or cancelled,\n"
+      "2 bad usage.\n";
+  if (auto done = Prepare(argc, argv, &args, help.c_str(), 0, &verb)) return *done;
+  auto body = BuildJobRequest(args, core::SystemClock().Now());
+  if (!body.ok()) return verb.Usage(body.status().message());
+  const std::string key = args.Get("idempotency-key").value_or(NewIdempotencyKey());
+  if (key.empty() || key.size() > 128) return verb.Usage("--idempotency-key: 1 to 128 chars");
+  auto r =
+      verb.client->Request("POST", "/v1/jobs", json::serialize(*body), {{"idempotency-key", key}});
+  if (!r.ok()) {
+    return verb.Fail(r.status().message() + "; if the request reached the server, repeat " +
+                     "with --idempotency-key " + key + " and it is not placed twice");
+  }
+  if (r->status != 200 && r->status != 201) {
+    if (r->status == 409) {
+      return verb.Fail("idempotency key '" + key + "' was already used for another request: " +
+                       ApiErrorLine(r->status, r->body));
+    }
+    return verb.FailHttp(*r);
+  }
+  auto job = core::ParseJsonObject(r->body);
+  if (!job.ok()) return verb.Fail("unreadable answer: " + job.status().message());
+  const json::value value(std::move(*job));
+  const std::string state = FieldText(value, "state");
+  if (verb.json && !args.Has("wait")) {
+    std::printf("%s\n", r->body.c_str());
+  } else if (!verb.json) {
+    std::fputs(RenderSubmitted(value, r->status == 200).c_str(), stdout);
+  }
+  if (state == "failed" || state == "cancelled") return kExitFailure;
+  if (!args.Has("wait")) return kExitOk;
+  const std::string id = FieldText(value, "id");
+  if (!IsJobId(id)) return verb.Fail("the server answered a job without a usable id");
+  std::fflush(stdout);
+  return Watch(verb, id);
+}
+
+int List(int argc, char** argv) {
+  Verb verb{"edwc job list", nullptr};
+  Args args = MakeArgs(verb.name, {"state", "limit", "after"}, {"all"});
+  if (auto done = Prepare(argc, argv, &args, kListHelp, 0, &verb)) return *done;
+  auto limit = args.GetInt("limit", 0, 1, 1000);
+  if (!limit.ok()) return verb.Usage(limit.status().message());
+  std::optional<std::string> after = args.Get("after");
+  json::array all;
+  for (;;) {
+    std::string target = "/v1/jobs";
+    char sep = '?';
+    auto add = [&](const char* key, const std::string& value) {
+      target += sep + std::string(key) + "=" + QueryEscape(value);
+      sep = '&';
+    };
+    if (auto state = args.Get("state")) add("state", *state);
+    if (*limit > 0) add("limit", std::to_string(*limit));
+    if (after) add("after", *after);
+    auto r = verb.client->Request("GET", target);
+    if (!r.ok()) return verb.Fail(r.status().message());
+    if (r->status != 200) return verb.FailHttp(*r);
+    auto page = core::ParseJsonObject(r->body);
+    if (!page.ok()) return verb.Fail("unreadable answer: " + page.status().message());
+    const json::value* next = page->if_contains("next");
+    const bool more = next != nullptr && next->is_string() && !next->as_string().empty();
+    if (!args.Has("all")) {
+      if (verb.json) {
+        std::printf("%s\n", r->body.c_str());
+      } else {
+        std::fputs(RenderJobList(json::value(*page)).c_str(), stdout);
+        if (more) {
+          std::printf("(more: edwc job list --after %s)\n", std::string(next->as_string()).c_str());
+        }
+      }
+      return kExitOk;
+    }
+    if (const json::value* jobs = page->if_contains("jobs"); jobs && jobs->is_array()) {
+      for (const json::value& j : jobs->as_array()) all.push_back(j);
+    }
+    if (!more) break;
+    after = std::string(next->as_string());
+  }
+  const json::value merged(json::object{{"jobs", std::move(all)}, {"next", nullptr}});
+  if (verb.json) {
+    std::printf("%s\n", json::serialize(merged).c_str());
+  } else {
+    std::fputs(RenderJobList(merged).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+// show, cancel and watch: one job id.
+int OneJob(int argc, char** argv, const std::string& sub) {
+  Verb verb{"edwc job " + sub, nullptr};
+  const bool watch = sub == "watch";
+  Args args =
+      MakeArgs(verb.name, watch ? std::set<std::string>{"interval"} : std::set<std::string>{}, {});
+  const char* help = sub == "show" ? kShowHelp : sub == "cancel" ? kCancelHelp : kWatchHelp;
+  if (auto done = Prepare(argc, argv, &args, help, 1, &verb)) return *done;
+  const std::string id = args.positional()[0];
+  if (watch) return Watch(verb, id);
+  auto r = verb.client->Request(sub == "show" ? "GET" : "DELETE", "/v1/jobs/" + id);
+  if (!r.ok()) return verb.Fail(r.status().message());
+  if (r->status != 200) return verb.FailHttp(*r, "job '" + id + "'");
+  if (verb.json) {
+    std::printf("%s\n", r->body.c_str());
+    return kExitOk;
+  }
+  auto job = core::ParseJson(r->body);
+  if (!job.ok()) return verb.Fail("unreadable answer: " + job.status().message());
+  std::fputs((sub == "show" ? RenderJob(*job) : RenderCancelled(*job)).c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+int JobCommand(int argc, char** argv) {
+  const std::string sub = argc >= 3 ? argv[2] : "";
+  if (sub == "submit") return Submit(argc, argv);
+  if (sub == "list") return List(argc, argv);
+  if (sub == "show" || sub == "cancel" || sub == "watch") return OneJob(argc, argv, sub);
+  if (sub == "--help" || sub == "-h" || sub == "help") {
+    std::fputs(kUsage, stdout);
+    std::fputs(
+        "\nExample:\n  edwc job submit --model h800 --count 4 --duration 1h -- python "
+        "train.py\n  edwc job watch job_01j...\n",
+        stdout);
+    return kExitOk;
+  }
+  if (sub.empty()) {
+    std::fprintf(stderr, "edwc job: which one?\n%s", kUsage);
+  } else {
+    std::fprintf(stderr, "edwc job: unknown subcommand '%s'\n%s", sub.c_str(), kUsage);
+  }
+  return kExitUsage;
+}
+
+}  // namespace edwc::cli

@@ -1,0 +1,39 @@
+// The `process` executor: each job runs as a child process of the gateway, in its own
+// session and process group (so the job's whole process tree can be signalled), with the
+// gateway's environment plus the launch's `env`, EDWC_JOB_ID, EDWC_DEVICES ("0,1") and
+// the vendor's visible-devices variable (VisibleDevicesVariable); stdin is /dev/null and
+// stdout/stderr are appended to work_dir/stdout.log and work_dir/stderr.log.
+//
+// One thread follows the children (a pidfd each, plus an eventfd to wake it), enforces
+// time limits (SIGTERM to the group, SIGKILL `kill_grace` later), reaps them and calls
+// JobEnded. A job's remaining group members are killed when its leader exits. The ref is
+// "pid:starttime" (/proc/<pid>/stat field 22), so Recover() never signals a process that
+// merely reuses the pid. Destroying the executor SIGKILLs every running job's group,
+// reaps them and joins the thread, without calling JobEnded for them.
+// Thread-safe. Linux only (pidfd_open, close_range: kernel 5.11+).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "executor/job_executor.h"
+
+namespace edwc::executor {
+
+struct ProcessExecutorOptions {
+  // Between SIGTERM and SIGKILL when a job is cancelled or passes its time limit.
+  core::Duration kill_grace{5000};
+};
+
+// REQUIRES: on_end and clock are non-null; clock outlives the executor.
+JobExecutorPtr MakeProcessExecutor(JobEnded on_end, const core::Clock* clock,
+                                   ProcessExecutorOptions options = {});
+
+// The ref Start() would return for the live process `pid` ("pid:starttime"); kNotFound
+// when there is no such process. For tests and tools.
+core::Result<std::string> ProcessRef(pid_t pid);
+
+}  // namespace edwc::executor

@@ -1,0 +1,743 @@
+#include "federation/holds.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "core/json.h"
+#include "pricing/price.h"
+
+namespace edwc::federation {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::pair<HoldState, std::string_view> kStateNames[] = {
+    {HoldState::kHeld, "held"},         {HoldState::kCommitted, "committed"},
+    {HoldState::kRunning, "running"},   {HoldState::kSucceeded, "succeeded"},
+    {HoldState::kFailed, "failed"},     {HoldState::kCancelled, "cancelled"},
+    {HoldState::kReleased, "released"}, {HoldState::kExpired, "expired"},
+};
+
+// ---- JSON helpers ---------------------------------------------------------------------
+
+core::Status Nested(const core::Status& st, std::string_view prefix) {
+  std::string p(prefix);
+  return core::Status(st.code(), st.message(), st.field().empty() ? p : p + "." + st.field());
+}
+
+core::Result<const json::object*> AsObject(const json::value& v, std::string_view field) {
+  if (!v.is_object()) return core::InvalidArgument("must be an object", std::string(field));
+  return &v.get_object();
+}
+
+const json::value* Field(const json::object& o, std::string_view field) {
+  const json::value* v = o.if_contains(field);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+core::Result<const json::array*> GetArray(const json::object& o, std::string_view field) {
+  const json::value* v = Field(o, field);
+  if (v == nullptr) return core::InvalidArgument("is required", std::string(field));
+  if (!v->is_array()) return core::InvalidArgument("must be an array", std::string(field));
+  return &v->get_array();
+}
+
+core::Result<core::Money> GetFen(const json::object& o, std::string_view field) {
+  EDWC_ASSIGN_OR_RETURN(int64_t fen,
+                        core::GetInt(o, field, 0, std::numeric_limits<int64_t>::max()));
+  return core::Money::Fen(fen);
+}
+
+core::Result<std::optional<core::Money>> GetOptionalFen(const json::object& o,
+                                                        std::string_view field) {
+  EDWC_ASSIGN_OR_RETURN(std::optional<int64_t> fen,
+                        core::GetOptionalInt(o, field, 0, std::numeric_limits<int64_t>::max()));
+  if (!fen) return std::optional<core::Money>();
+  return std::optional<core::Money>(core::Money::Fen(*fen));
+}
+
+core::Result<core::Time> GetTime(const json::object& o, std::string_view field) {
+  EDWC_ASSIGN_OR_RETURN(std::optional<core::Time> t, core::GetOptionalTime(o, field));
+  if (!t) return core::InvalidArgument("is required", std::string(field));
+  return *t;
+}
+
+core::Result<core::Duration> GetDurationMs(const json::object& o, std::string_view field) {
+  EDWC_ASSIGN_OR_RETURN(int64_t ms, core::GetInt(o, field, 0, int64_t{1} << 50));
+  return core::Duration(ms);
+}
+
+core::Result<bool> GetBool(const json::object& o, std::string_view field) {
+  const json::value* v = Field(o, field);
+  if (v == nullptr) return false;
+  if (!v->is_bool()) return core::InvalidArgument("must be a boolean", std::string(field));
+  return v->get_bool();
+}
+
+void PutTime(json::object& o, std::string_view field, const std::optional<core::Time>& t) {
+  if (t) o[field] = core::FormatRfc3339(*t);
+}
+
+json::object ScheduleToJson(const core::PriceSchedule& price) {
+  json::array windows;
+  for (const core::TimeOfUseWindow& w : price.windows) {
+    windows.push_back(json::object{{"start_minute", w.start_minute},
+                                   {"end_minute", w.end_minute},
+                                   {"per_device_hour_fen", w.per_device_hour.fen()}});
+  }
+  return json::object{{"base_per_device_hour_fen", price.base_per_device_hour.fen()},
+                      {"windows", std::move(windows)}};
+}
+
+core::Result<core::PriceSchedule> ScheduleFromJson(const json::object& o) {
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"base_per_device_hour_fen", "windows"}));
+  core::PriceSchedule price;
+  EDWC_ASSIGN_OR_RETURN(price.base_per_device_hour, GetFen(o, "base_per_device_hour_fen"));
+  EDWC_ASSIGN_OR_RETURN(const json::array* windows, GetArray(o, "windows"));
+  for (size_t i = 0; i < windows->size(); ++i) {
+    const std::string where = "windows[" + std::to_string(i) + "]";
+    EDWC_ASSIGN_OR_RETURN(const json::object* w, AsObject((*windows)[i], where));
+    core::Status st =
+        core::RejectUnknownFields(*w, {"start_minute", "end_minute", "per_device_hour_fen"});
+    if (!st.ok()) return Nested(st, where);
+    auto start = core::GetInt(*w, "start_minute", 0, 1439);
+    if (!start.ok()) return Nested(start.status(), where);
+    auto end = core::GetInt(*w, "end_minute", 0, 1440);
+    if (!end.ok()) return Nested(end.status(), where);
+    auto fen = GetFen(*w, "per_device_hour_fen");
+    if (!fen.ok()) return Nested(fen.status(), where);
+    price.windows.push_back({static_cast<int>(*start), static_cast<int>(*end), *fen});
+  }
+  return price;
+}
+
+json::object TermsToJson(const HoldTerms& t) {
+  json::array command;
+  for (const std::string& arg : t.command) command.emplace_back(arg);
+  json::array env;
+  for (const auto& [name, value] : t.env)
+    env.push_back(json::object{{"name", name}, {"value", value}});
+  json::object o{{"model", t.model},
+                 {"count", t.count},
+                 {"duration_ms", t.duration.count()},
+                 {"command", std::move(command)},
+                 {"env", std::move(env)}};
+  if (t.price_cap) o["price_cap_fen"] = t.price_cap->fen();
+  return o;
+}
+
+core::Result<HoldTerms> TermsFromJson(const json::object& o) {
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
+      o, {"model", "count", "duration_ms", "price_cap_fen", "command", "env"}));
+  HoldTerms t;
+  EDWC_ASSIGN_OR_RETURN(t.model, core::GetString(o, "model"));
+  EDWC_ASSIGN_OR_RETURN(int64_t count, core::GetInt(o, "count", 1, 1 << 20));
+  t.count = static_cast<int32_t>(count);
+  EDWC_ASSIGN_OR_RETURN(t.duration, GetDurationMs(o, "duration_ms"));
+  EDWC_ASSIGN_OR_RETURN(t.price_cap, GetOptionalFen(o, "price_cap_fen"));
+  if (Field(o, "command") != nullptr) {
+    EDWC_ASSIGN_OR_RETURN(const json::array* command, GetArray(o, "command"));
+    for (size_t i = 0; i < command->size(); ++i) {
+      if (!(*command)[i].is_string()) {
+        return core::InvalidArgument("must be a string", "command[" + std::to_string(i) + "]");
+      }
+      t.command.emplace_back((*command)[i].get_string());
+    }
+  }
+  if (Field(o, "env") != nullptr) {
+    EDWC_ASSIGN_OR_RETURN(const json::array* env, GetArray(o, "env"));
+    for (size_t i = 0; i < env->size(); ++i) {
+      const std::string where = "env[" + std::to_string(i) + "]";
+      EDWC_ASSIGN_OR_RETURN(const json::object* e, AsObject((*env)[i], where));
+      core::Status st = core::RejectUnknownFields(*e, {"name", "value"});
+      if (!st.ok()) return Nested(st, where);
+      auto name = core::GetString(*e, "name");
+      if (!name.ok()) return Nested(name.status(), where);
+      auto value = core::GetString(*e, "value");
+      if (!value.ok()) return Nested(value.status(), where);
+      t.env.emplace_back(std::move(*name), std::move(*value));
+    }
+  }
+  return t;
+}
+
+// The first field (by its JSON name) in which a retried request differs from the record.
+std::string FirstDifference(const HoldRecord& r, const HoldRequest& q) {
+  if (r.job_id != q.job_id) return "job_id";
+  if (r.terms.model != q.terms.model) return "model";
+  if (r.terms.count != q.terms.count) return "count";
+  if (r.terms.duration != q.terms.duration) return "duration_ms";
+  if (r.terms.price_cap != q.terms.price_cap) return "price_cap_fen";
+  if (r.terms.command != q.terms.command) return "command";
+  if (r.terms.env != q.terms.env) return "env";
+  return {};
+}
+
+core::Result<core::Money> Cost(const FirmTerms& firm, int32_t count, core::Time start,
+                               core::Time end) {
+  return pricing::ComputeCost(firm.schedule, count, start, std::max(start, end),
+                              firm.surge_permille);
+}
+
+}  // namespace
+
+std::string_view HoldStateName(HoldState state) {
+  for (const auto& [s, name] : kStateNames) {
+    if (s == state) return name;
+  }
+  return "unknown";
+}
+
+std::optional<HoldState> HoldStateFromName(std::string_view name) {
+  for (const auto& [s, n] : kStateNames) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
+}
+
+// ---- Codecs ---------------------------------------------------------------------------
+
+json::object ToJson(const HoldRequest& request) {
+  return json::object{{"hold_id", request.hold_id},
+                      {"job_id", request.job_id},
+                      {"terms", TermsToJson(request.terms)},
+                      {"ttl_ms", request.ttl.count()}};
+}
+
+core::Result<HoldRequest> HoldRequestFromJson(const json::value& value) {
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(*o, {"hold_id", "job_id", "terms", "ttl_ms"}));
+  HoldRequest q;
+  EDWC_ASSIGN_OR_RETURN(q.hold_id, core::GetString(*o, "hold_id"));
+  EDWC_ASSIGN_OR_RETURN(q.job_id, core::GetString(*o, "job_id"));
+  const json::value* terms = Field(*o, "terms");
+  if (terms == nullptr) return core::InvalidArgument("is required", "terms");
+  EDWC_ASSIGN_OR_RETURN(const json::object* t, AsObject(*terms, "terms"));
+  auto parsed = TermsFromJson(*t);
+  if (!parsed.ok()) return Nested(parsed.status(), "terms");
+  q.terms = std::move(*parsed);
+  EDWC_ASSIGN_OR_RETURN(q.ttl, GetDurationMs(*o, "ttl_ms"));
+  return q;
+}
+
+json::object ToJson(const FirmTerms& terms) {
+  return json::object{{"schedule", ScheduleToJson(terms.schedule)},
+                      {"surge_permille", terms.surge_permille},
+                      {"estimated_total_fen", terms.estimated_total.fen()}};
+}
+
+core::Result<FirmTerms> FirmTermsFromJson(const json::value& value) {
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_RETURN_IF_ERROR(
+      core::RejectUnknownFields(*o, {"schedule", "surge_permille", "estimated_total_fen"}));
+  FirmTerms f;
+  const json::value* schedule = Field(*o, "schedule");
+  if (schedule == nullptr) return core::InvalidArgument("is required", "schedule");
+  EDWC_ASSIGN_OR_RETURN(const json::object* s, AsObject(*schedule, "schedule"));
+  auto parsed = ScheduleFromJson(*s);
+  if (!parsed.ok()) return Nested(parsed.status(), "schedule");
+  f.schedule = std::move(*parsed);
+  EDWC_ASSIGN_OR_RETURN(int64_t surge, core::GetInt(*o, "surge_permille", 0, 1000000));
+  f.surge_permille = static_cast<int32_t>(surge);
+  EDWC_ASSIGN_OR_RETURN(f.estimated_total, GetFen(*o, "estimated_total_fen"));
+  return f;
+}
+
+json::object ToJson(const HoldUsage& usage) {
+  return json::object{{"started", core::FormatRfc3339(usage.started)},
+                      {"ended", core::FormatRfc3339(usage.ended)},
+                      {"accelerator_ms", usage.accelerator_ms},
+                      {"exit_code", usage.exit_code},
+                      {"message", usage.message},
+                      {"cost_fen", usage.cost.fen()}};
+}
+
+core::Result<HoldUsage> HoldUsageFromJson(const json::value& value) {
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
+      *o, {"started", "ended", "accelerator_ms", "exit_code", "message", "cost_fen"}));
+  HoldUsage u;
+  EDWC_ASSIGN_OR_RETURN(u.started, GetTime(*o, "started"));
+  EDWC_ASSIGN_OR_RETURN(u.ended, GetTime(*o, "ended"));
+  EDWC_ASSIGN_OR_RETURN(u.accelerator_ms,
+                        core::GetInt(*o, "accelerator_ms", 0, std::numeric_limits<int64_t>::max()));
+  EDWC_ASSIGN_OR_RETURN(int64_t exit_code, core::GetInt(*o, "exit_code", INT32_MIN, INT32_MAX));
+  u.exit_code = static_cast<int32_t>(exit_code);
+  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> message, core::GetOptionalString(*o, "message"));
+  u.message = message.value_or("");
+  EDWC_ASSIGN_OR_RETURN(u.cost, GetFen(*o, "cost_fen"));
+  return u;
+}
+
+json::object ToJson(const HoldRecord& r) {
+  json::array devices;
+  for (int32_t d : r.devices) devices.emplace_back(d);
+  json::object o{{"hold_id", r.hold_id},
+                 {"job_id", r.job_id},
+                 {"router", r.router},
+                 {"terms", TermsToJson(r.terms)},
+                 {"state", HoldStateName(r.state)},
+                 {"devices", std::move(devices)},
+                 {"firm", ToJson(r.firm)},
+                 {"granted_at", core::FormatRfc3339(r.granted_at)},
+                 {"expires_at", core::FormatRfc3339(r.expires_at)},
+                 {"executor_ref", r.executor_ref},
+                 {"cancel_requested", r.cancel_requested},
+                 {"version", r.version}};
+  PutTime(o, "committed_at", r.committed_at);
+  PutTime(o, "started_at", r.started_at);
+  PutTime(o, "ended_at", r.ended_at);
+  if (r.usage) o["usage"] = ToJson(*r.usage);
+  return o;
+}
+
+core::Result<HoldRecord> HoldRecordFromJson(const json::value& value) {
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
+      *o, {"hold_id", "job_id", "router", "terms", "state", "devices", "firm", "granted_at",
+           "expires_at", "committed_at", "started_at", "ended_at", "executor_ref",
+           "cancel_requested", "usage", "version"}));
+  HoldRecord r;
+  EDWC_ASSIGN_OR_RETURN(r.hold_id, core::GetString(*o, "hold_id"));
+  EDWC_ASSIGN_OR_RETURN(r.job_id, core::GetString(*o, "job_id"));
+  EDWC_ASSIGN_OR_RETURN(r.router, core::GetString(*o, "router"));
+  const json::value* terms = Field(*o, "terms");
+  if (terms == nullptr) return core::InvalidArgument("is required", "terms");
+  EDWC_ASSIGN_OR_RETURN(const json::object* t, AsObject(*terms, "terms"));
+  auto parsed_terms = TermsFromJson(*t);
+  if (!parsed_terms.ok()) return Nested(parsed_terms.status(), "terms");
+  r.terms = std::move(*parsed_terms);
+  EDWC_ASSIGN_OR_RETURN(std::string state, core::GetString(*o, "state"));
+  std::optional<HoldState> s = HoldStateFromName(state);
+  if (!s) return core::InvalidArgument("unknown state '" + state + "'", "state");
+  r.state = *s;
+  EDWC_ASSIGN_OR_RETURN(const json::array* devices, GetArray(*o, "devices"));
+  for (size_t i = 0; i < devices->size(); ++i) {
+    const json::value& d = (*devices)[i];
+    if (!d.is_int64() || d.get_int64() < 0 || d.get_int64() > INT32_MAX) {
+      return core::InvalidArgument("must be a device index", "devices[" + std::to_string(i) + "]");
+    }
+    r.devices.push_back(static_cast<int32_t>(d.get_int64()));
+  }
+  const json::value* firm = Field(*o, "firm");
+  if (firm == nullptr) return core::InvalidArgument("is required", "firm");
+  auto parsed_firm = FirmTermsFromJson(*firm);
+  if (!parsed_firm.ok()) return Nested(parsed_firm.status(), "firm");
+  r.firm = std::move(*parsed_firm);
+  EDWC_ASSIGN_OR_RETURN(r.granted_at, GetTime(*o, "granted_at"));
+  EDWC_ASSIGN_OR_RETURN(r.expires_at, GetTime(*o, "expires_at"));
+  EDWC_ASSIGN_OR_RETURN(r.committed_at, core::GetOptionalTime(*o, "committed_at"));
+  EDWC_ASSIGN_OR_RETURN(r.started_at, core::GetOptionalTime(*o, "started_at"));
+  EDWC_ASSIGN_OR_RETURN(r.ended_at, core::GetOptionalTime(*o, "ended_at"));
+  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> ref,
+                        core::GetOptionalString(*o, "executor_ref"));
+  r.executor_ref = ref.value_or("");
+  EDWC_ASSIGN_OR_RETURN(r.cancel_requested, GetBool(*o, "cancel_requested"));
+  if (const json::value* usage = Field(*o, "usage")) {
+    auto parsed = HoldUsageFromJson(*usage);
+    if (!parsed.ok()) return Nested(parsed.status(), "usage");
+    r.usage = std::move(*parsed);
+  }
+  EDWC_ASSIGN_OR_RETURN(int64_t version,
+                        core::GetInt(*o, "version", 0, std::numeric_limits<int64_t>::max()));
+  r.version = static_cast<uint64_t>(version);
+  return r;
+}
+
+// ---- HoldBook -------------------------------------------------------------------------
+
+HoldBook::HoldBook(std::string self_center) : self_(std::move(self_center)) {}
+
+void HoldBook::SetCapacity(std::string_view model, int32_t total, int32_t external_used) {
+  ModelCapacity& c = capacity_[std::string(model)];
+  c.total = std::max(0, total);
+  c.external_used = std::clamp(external_used, 0, c.total);
+}
+
+int32_t HoldBook::ActiveDevices(std::string_view model) const {
+  int32_t n = 0;
+  for (const auto& [id, r] : holds_) {
+    if (IsActive(r.state) && r.terms.model == model) n += static_cast<int32_t>(r.devices.size());
+  }
+  return n;
+}
+
+int32_t HoldBook::Free(std::string_view model) const {
+  auto it = capacity_.find(model);
+  if (it == capacity_.end()) return 0;
+  return std::max(0, it->second.total - it->second.external_used - ActiveDevices(model));
+}
+
+void HoldBook::Finish(HoldRecord& r, HoldState state, core::Time at) {
+  r.state = state;
+  r.ended_at = at;
+  r.cancel_requested = false;
+  ++r.version;
+}
+
+void HoldBook::ExpireIfDue(HoldRecord& r, core::Time now, std::vector<HoldRecord>* persist) {
+  if (r.state != HoldState::kHeld || now < r.expires_at) return;
+  Finish(r, HoldState::kExpired, r.expires_at);
+  persist->push_back(r);
+}
+
+HoldRecord* HoldBook::Find(std::string_view hold_id, std::string_view router) {
+  auto it = holds_.find(hold_id);
+  if (it == holds_.end() || it->second.router != router) return nullptr;
+  return &it->second;
+}
+
+const HoldRecord* HoldBook::Get(std::string_view hold_id) const {
+  auto it = holds_.find(hold_id);
+  return it == holds_.end() ? nullptr : &it->second;
+}
+
+CreateResult HoldBook::Create(const HoldRequest& q, std::string_view router, core::Time now,
+                              const PriceSnapshot& prices) {
+  CreateResult out;
+  if (q.hold_id.empty()) {
+    out.status = core::InvalidArgument("is required", "hold_id");
+  } else if (q.job_id.empty()) {
+    out.status = core::InvalidArgument("is required", "job_id");
+  } else if (q.terms.model.empty()) {
+    out.status = core::InvalidArgument("is required", "model");
+  } else if (q.terms.count < 1) {
+    out.status = core::InvalidArgument("must be at least 1", "count");
+  } else if (q.terms.duration.count() <= 0) {
+    out.status = core::InvalidArgument("must be positive", "duration_ms");
+  }
+  if (!out.status.ok()) return out;
+
+  if (auto it = holds_.find(q.hold_id); it != holds_.end()) {
+    HoldRecord& r = it->second;
+    if (r.router != router) {
+      out.status = core::Status(core::Code::kPermissionDenied, "hold id belongs to another center",
+                                "hold_id");
+      return out;
+    }
+    if (std::string field = FirstDifference(r, q); !field.empty()) {
+      out.status =
+          core::Status(core::Code::kConflict, "hold id reused with a different " + field, field);
+      return out;
+    }
+    ExpireIfDue(r, now, &out.to_persist);
+    out.record = r;
+    return out;
+  }
+
+  auto cap = capacity_.find(q.terms.model);
+  auto schedule = prices.schedules.find(q.terms.model);
+  if (cap == capacity_.end() || schedule == prices.schedules.end()) {
+    out.rejection = HoldRejection{"no_such_model"};
+    return out;
+  }
+  const int32_t free = Free(q.terms.model);
+  if (free < q.terms.count) {
+    out.rejection = HoldRejection{"too_few_free", free};
+    return out;
+  }
+  const int32_t surge = prices.surge_rule
+                            ? pricing::SurgePermille(*prices.surge_rule, cap->second.total, free)
+                            : prices.surge_permille;
+  FirmTerms firm{schedule->second, surge, {}};
+  core::Result<core::Money> estimate = Cost(firm, q.terms.count, now, now + q.terms.duration);
+  if (!estimate.ok()) {
+    out.status = estimate.status().WithContext("estimate");
+    return out;
+  }
+  firm.estimated_total = *estimate;
+  if (q.terms.price_cap && *estimate > *q.terms.price_cap) {
+    out.rejection = HoldRejection{"over_price_cap", free, *estimate};
+    return out;
+  }
+  const auto limit_it = prices.credit.limits.find(router);
+  const std::optional<core::Money> limit = limit_it != prices.credit.limits.end()
+                                               ? std::optional(limit_it->second)
+                                               : prices.credit.default_limit;
+  if (limit) {
+    core::Result<core::Money> exposure = Exposure(router).Add(*estimate);
+    if (!exposure.ok() || *exposure > *limit) {
+      out.rejection = HoldRejection{"credit_limit", free, *estimate};
+      return out;
+    }
+  }
+
+  std::set<int32_t> used;
+  for (const auto& [id, r] : holds_) {
+    if (IsActive(r.state) && r.terms.model == q.terms.model) {
+      used.insert(r.devices.begin(), r.devices.end());
+    }
+  }
+  HoldRecord r;
+  for (int32_t d = 0;
+       d < cap->second.total && static_cast<int32_t>(r.devices.size()) < q.terms.count; ++d) {
+    if (!used.contains(d)) r.devices.push_back(d);
+  }
+  assert(static_cast<int32_t>(r.devices.size()) == q.terms.count);
+  r.hold_id = q.hold_id;
+  r.job_id = q.job_id;
+  r.router = std::string(router);
+  r.terms = q.terms;
+  r.state = HoldState::kHeld;
+  r.firm = std::move(firm);
+  r.granted_at = now;
+  r.expires_at = now + std::clamp(q.ttl, kMinHoldTtl, kMaxHoldTtl);
+  r.version = 1;
+  out.to_persist.push_back(r);
+  out.record = r;
+  holds_.emplace(q.hold_id, std::move(r));
+  return out;
+}
+
+HoldOpResult HoldBook::Commit(std::string_view hold_id, std::string_view router, core::Time now) {
+  HoldOpResult out;
+  HoldRecord* r = Find(hold_id, router);
+  if (r == nullptr) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  ExpireIfDue(*r, now, &out.to_persist);
+  if (r->state == HoldState::kExpired) {
+    out.status = core::Status(core::Code::kFailedPrecondition, "hold expired");
+  } else if (r->state == HoldState::kReleased) {
+    out.status = core::Status(core::Code::kFailedPrecondition, "released");
+  } else if (r->state == HoldState::kHeld) {
+    r->state = HoldState::kCommitted;
+    r->committed_at = now;
+    ++r->version;
+    out.to_persist.push_back(*r);
+    out.start_executor = true;
+  }
+  out.record = *r;
+  return out;
+}
+
+HoldOpResult HoldBook::Release(std::string_view hold_id, std::string_view router, core::Time now) {
+  HoldOpResult out;
+  HoldRecord* r = Find(hold_id, router);
+  if (r == nullptr) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  ExpireIfDue(*r, now, &out.to_persist);
+  if (r->state == HoldState::kHeld) {
+    Finish(*r, HoldState::kReleased, now);
+    out.to_persist.push_back(*r);
+  } else if (r->committed_at) {
+    out.status = core::Status(core::Code::kFailedPrecondition, "committed: use cancel");
+  }
+  out.record = *r;
+  return out;
+}
+
+HoldOpResult HoldBook::Cancel(std::string_view hold_id, std::string_view router, core::Time now) {
+  HoldOpResult out;
+  HoldRecord* r = Find(hold_id, router);
+  if (r == nullptr) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  ExpireIfDue(*r, now, &out.to_persist);
+  switch (r->state) {
+    case HoldState::kHeld:
+      Finish(*r, HoldState::kReleased, now);
+      out.to_persist.push_back(*r);
+      break;
+    case HoldState::kCommitted:
+      // The driver may be starting it right now: stop whatever it started.
+      Finish(*r, HoldState::kCancelled, now);
+      out.to_persist.push_back(*r);
+      out.stop_executor = true;
+      break;
+    case HoldState::kRunning:
+      if (!r->cancel_requested) {
+        r->cancel_requested = true;
+        ++r->version;
+        out.to_persist.push_back(*r);
+      }
+      out.stop_executor = true;
+      break;
+    default:
+      break;
+  }
+  out.record = *r;
+  return out;
+}
+
+HoldOpResult HoldBook::MarkStarted(std::string_view hold_id, std::string executor_ref,
+                                   core::Time started_at) {
+  HoldOpResult out;
+  auto it = holds_.find(hold_id);
+  if (it == holds_.end()) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  HoldRecord& r = it->second;
+  if (r.state == HoldState::kCommitted) {
+    r.state = HoldState::kRunning;
+    r.started_at = started_at;
+    r.executor_ref = std::move(executor_ref);
+    ++r.version;
+    out.to_persist.push_back(r);
+  } else if (IsTerminal(r.state)) {
+    out.stop_executor = true;
+  } else if (r.state == HoldState::kHeld) {
+    out.status = core::Status(core::Code::kFailedPrecondition, "not committed");
+  }
+  out.record = r;
+  return out;
+}
+
+HoldOpResult HoldBook::MarkEnded(std::string_view hold_id, const ExecutorOutcome& outcome) {
+  HoldOpResult out;
+  auto it = holds_.find(hold_id);
+  if (it == holds_.end()) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  HoldRecord& r = it->second;
+  if (r.state == HoldState::kHeld) {
+    out.status = core::Status(core::Code::kFailedPrecondition, "not committed");
+  } else if (IsActive(r.state)) {
+    if (outcome.state != HoldState::kSucceeded && outcome.state != HoldState::kFailed &&
+        outcome.state != HoldState::kCancelled) {
+      out.status = core::InvalidArgument("must be succeeded, failed or cancelled", "state");
+      return out;
+    }
+    HoldUsage u;
+    u.started = r.started_at.value_or(outcome.started);
+    u.ended = std::max(u.started, outcome.ended);
+    u.accelerator_ms = int64_t{r.terms.count} * (u.ended - u.started).count();
+    u.exit_code = outcome.exit_code;
+    u.message = outcome.message;
+    core::Result<core::Money> cost = Cost(r.firm, r.terms.count, u.started, u.ended);
+    if (cost.ok()) {
+      u.cost = *cost;
+    } else {
+      out.status = cost.status().WithContext("usage cost");
+    }
+    if (!r.started_at) r.started_at = u.started;
+    r.usage = std::move(u);
+    Finish(r, outcome.state, outcome.ended);
+    out.to_persist.push_back(r);
+  }
+  out.record = r;
+  return out;
+}
+
+HoldOpResult HoldBook::MarkStartFailed(std::string_view hold_id, std::string message,
+                                       core::Time now) {
+  HoldOpResult out;
+  auto it = holds_.find(hold_id);
+  if (it == holds_.end()) {
+    out.status = core::NotFound("no such hold", "hold_id");
+    return out;
+  }
+  HoldRecord& r = it->second;
+  if (r.state == HoldState::kCommitted) {
+    HoldUsage u;
+    u.started = now;
+    u.ended = now;
+    u.exit_code = -1;
+    u.message = std::move(message);
+    r.usage = std::move(u);
+    Finish(r, HoldState::kFailed, now);
+    out.to_persist.push_back(r);
+  }
+  out.record = r;
+  return out;
+}
+
+std::vector<HoldRecord> HoldBook::Tick(core::Time now) {
+  std::vector<HoldRecord> persist;
+  for (auto& [id, r] : holds_) ExpireIfDue(r, now, &persist);
+  return persist;
+}
+
+std::optional<core::Time> HoldBook::NextDeadline() const {
+  std::optional<core::Time> next;
+  for (const auto& [id, r] : holds_) {
+    if (r.state == HoldState::kHeld && (!next || r.expires_at < *next)) next = r.expires_at;
+  }
+  return next;
+}
+
+RecoverResult HoldBook::Recover(std::vector<HoldRecord> records, core::Time now) {
+  RecoverResult out;
+  holds_.clear();
+  for (HoldRecord& r : records) {
+    ExpireIfDue(r, now, &out.to_persist);
+    if (r.state == HoldState::kCommitted || r.state == HoldState::kRunning) {
+      out.to_resume.push_back(r);
+    }
+    std::string id = r.hold_id;
+    holds_.insert_or_assign(std::move(id), std::move(r));
+  }
+  return out;
+}
+
+std::map<std::string, CapacitySummary, std::less<>> HoldBook::Summary() const {
+  std::map<std::string, CapacitySummary, std::less<>> out;
+  for (const auto& [model, c] : capacity_) {
+    CapacitySummary& s = out[model];
+    s.total = c.total;
+    s.external_used = c.external_used;
+  }
+  for (const auto& [id, r] : holds_) {
+    if (!IsActive(r.state)) continue;
+    CapacitySummary& s = out[r.terms.model];
+    const auto n = static_cast<int32_t>(r.devices.size());
+    if (r.state == HoldState::kHeld) s.held += n;
+    if (r.state == HoldState::kCommitted) s.committed += n;
+    if (r.state == HoldState::kRunning) s.running += n;
+  }
+  for (auto& [model, s] : out) {
+    const int32_t active = s.held + s.committed + s.running;
+    s.free = std::max(0, s.total - s.external_used - active);
+    s.over_committed = active > s.total - s.external_used;
+  }
+  return out;
+}
+
+core::Money HoldBook::Exposure(std::string_view router) const {
+  core::Money sum;
+  for (const auto& [id, r] : holds_) {
+    if (r.router != router) continue;
+    core::Money add;
+    if (IsActive(r.state)) {
+      add = r.firm.estimated_total;
+    } else if (r.usage) {
+      add = r.usage->cost;
+    }
+    core::Result<core::Money> next = sum.Add(add);
+    sum = next.ok() ? *next : core::Money::Fen(std::numeric_limits<int64_t>::max());
+  }
+  return sum;
+}
+
+core::Status HoldBook::CheckInvariants() const {
+  std::map<std::string, std::map<int32_t, std::string>, std::less<>> owner;  // model -> dev
+  for (const auto& [id, r] : holds_) {
+    if (!IsActive(r.state)) continue;
+    if (static_cast<int32_t>(r.devices.size()) != r.terms.count) {
+      return core::Internal("hold " + id + " holds " + std::to_string(r.devices.size()) +
+                            " devices for count " + std::to_string(r.terms.count));
+    }
+    auto& devs = owner[r.terms.model];
+    for (int32_t d : r.devices) {
+      if (d < 0) return core::Internal("hold " + id + " has a negative device index");
+      auto [it, inserted] = devs.emplace(d, id);
+      if (!inserted) {
+        return core::Internal("device " + r.terms.model + "[" + std::to_string(d) +
+                              "] is in holds " + it->second + " and " + id);
+      }
+    }
+  }
+  return core::Status::Ok();
+}
+
+}  // namespace edwc::federation

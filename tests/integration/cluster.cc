@@ -1,0 +1,165 @@
+#include "tests/integration/cluster.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "config/load.h"
+#include "gateway/http_client.h"
+
+namespace edwc::testing {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Field(const std::string& line, const std::string& key) {
+  auto at = line.find(key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 1;
+  return line.substr(at, line.find(' ', at) - at);
+}
+
+std::pair<int, json::value> Parsed(const core::Result<gateway::HttpResponse>& r) {
+  if (!r.ok()) return {0, json::value(r.status().ToString())};
+  boost::system::error_code ec;
+  json::value body = json::parse(r->body, ec);
+  return {r->status, ec ? json::value(r->body) : std::move(body)};
+}
+
+}  // namespace
+
+Cluster::Cluster() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+}
+
+Cluster::~Cluster() {
+  std::vector<cli::Child> children;
+  for (Agent& a : agents_) {
+    if (a.child.pid > 0) children.push_back(a.child);
+  }
+  cli::StopChildren(children, 10s);
+}
+
+Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit& edit) {
+  Agent a;
+  a.id = id;
+  a.dir = dir_.Sub(id);
+  std::filesystem::create_directories(a.dir);
+  TestPki pki = MakeTestPki(dir_.path(), id);
+  ca_file_ = pki.ca_file;
+  a.config = TestCenterConfig(a.dir, pki, id);
+  a.config.federation.gossip.round = 100ms;
+  a.config.federation.gossip.anti_entropy = 300ms;
+  a.config.federation.gossip.advert_ttl = 2s;
+  a.config.federation.gossip.refresh = 500ms;
+  if (!seed.empty()) a.config.federation.seeds = {seed};
+  if (edit) edit(a.config);
+  a.config_path = a.dir + "/center.yaml";
+  std::ofstream(a.config_path) << config::RenderCenterConfig(a.config);
+  agents_.push_back(std::move(a));
+  Launch(agents_.back());
+  return agents_.back();
+}
+
+void Cluster::Launch(Agent& a) {
+  auto child = cli::Spawn({EDWC_BINARY, "agent", "--config", a.config_path}, a.dir + "/agent.log");
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  a.child = *child;
+  auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
+  ASSERT_TRUE(ready.ok()) << a.id << ": " << ready.status().ToString();
+  a.api_url = Field(*ready, "api");
+  a.peer_url = Field(*ready, "peer");
+  a.epoch = std::stoull(Field(*ready, "epoch"));
+}
+
+void Cluster::Restart(size_t i) { Launch(agents_[i]); }
+
+void Cluster::Kill(size_t i) {
+  Agent& a = agents_[i];
+  if (a.child.pid <= 0) return;
+  kill(a.child.pid, SIGKILL);
+  waitpid(a.child.pid, nullptr, 0);
+  close(a.child.stdout_fd);
+  a.child.pid = -1;
+}
+
+std::map<std::string, std::string> Cluster::ViewOf(const Agent& viewer) const {
+  std::map<std::string, std::string> out;
+  auto [status, body] = Call(viewer, "GET", "/v1/centers", "", config::Role::kViewer);
+  if (status != 200) return out;
+  for (const auto& c : body.at("centers").as_array()) {
+    out[std::string(c.at("id").as_string())] = std::string(c.at("liveness").as_string()) + "@" +
+                                               std::to_string(c.at("epoch").to_number<int64_t>());
+  }
+  return out;
+}
+
+void Cluster::AwaitViews(const std::function<bool(const std::map<std::string, std::string>&)>& want,
+                         const std::string& what) const {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (const Agent& a : agents_) {
+      if (a.child.pid <= 0) continue;
+      auto view = ViewOf(a);
+      if (!want(view)) {
+        all = false;
+        last = a.id + " sees:";
+        for (const auto& [id, state] : view) last += " " + id + "=" + state;
+        break;
+      }
+    }
+    if (all) return;
+    // The views change on gossip rounds; polling the API is what a user does.
+    std::this_thread::sleep_for(100ms);
+  }
+  FAIL() << "not every center saw " << what << "; last: " << last;
+}
+
+void Cluster::AwaitAllAlive() const {
+  const size_t n = agents_.size();
+  AwaitViews(
+      [n](const std::map<std::string, std::string>& view) {
+        if (view.size() != n) return false;
+        for (const auto& [id, state] : view) {
+          if (state.rfind("alive@", 0) != 0) return false;
+        }
+        return true;
+      },
+      "all " + std::to_string(n) + " alive");
+}
+
+std::pair<int, json::value> Cluster::Call(
+    const Agent& agent, std::string_view method, std::string_view target, std::string_view body,
+    config::Role role, const std::vector<std::pair<std::string, std::string>>& headers) const {
+  auto client = gateway::HttpsClient::Create(agent.api_url, {ca_file_, "", "", false}, 20s);
+  if (!client.ok()) return {0, json::value(client.status().ToString())};
+  auto all = headers;
+  all.emplace_back("authorization", "Bearer " + TokenFor(role));
+  if (!body.empty()) all.emplace_back("content-type", "application/json");
+  return Parsed((*client)->Request(method, target, body, all));
+}
+
+std::pair<int, json::value> Cluster::PeerCall(const Agent& agent, const std::string& as,
+                                              std::string_view method, std::string_view target,
+                                              std::string_view body) {
+  auto it = client_pki_.find(as);
+  if (it == client_pki_.end()) it = client_pki_.emplace(as, MakeTestPki(dir_.path(), as)).first;
+  auto client = gateway::HttpsClient::Create(
+      agent.peer_url, {ca_file_, it->second.cert_file, it->second.key_file, true}, 20s);
+  if (!client.ok()) return {0, json::value(client.status().ToString())};
+  return Parsed((*client)->Request(method, target, body, {{"content-type", "application/json"}}));
+}
+
+}  // namespace edwc::testing
