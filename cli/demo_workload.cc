@@ -123,8 +123,8 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
     if (const json::value* q = doc->if_contains("quote"); q && q->is_object()) {
       why = Str(q->as_object(), "why");
     }
-    std::printf("      -> %s: %s on %s (%s)\n", Str(*doc, "id").c_str(), Str(*doc, "state").c_str(),
-                Str(*doc, "center").c_str(), why.c_str());
+    std::printf("      -> placed on %s: %s (%s, %s)\n", Str(*doc, "center").c_str(), why.c_str(),
+                Str(*doc, "id").c_str(), Str(*doc, "state").c_str());
     placed.emplace_back(&job, Str(*doc, "id"));
   }
 
@@ -151,7 +151,7 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
       const auto& usage = u->as_object();
       seconds = Str(usage, "accelerator_seconds");
       cost = Str(usage, "cost_cny");
-      exit = Str(usage, "exit_code") + " " + Str(usage, "message");
+      exit = Str(usage, "message");
     }
     if (state == "succeeded") {
       ++result.succeeded;

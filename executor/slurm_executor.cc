@@ -408,7 +408,10 @@ core::Status ValidateOptions(const SlurmExecutorOptions& options) {
 
 std::string SlurmBatchScript(const std::vector<std::string>& argv) {
   std::string script = "#!/bin/sh\nexec";
-  for (const std::string& arg : argv) script += " " + ShellQuote(arg);
+  for (const std::string& arg : argv) {
+    script += ' ';
+    script += ShellQuote(arg);
+  }
   return script + "\n";
 }
 

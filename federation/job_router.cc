@@ -422,22 +422,26 @@ void JobRouter::Mirror(JobRecord& job, const HoldRecord& remote, core::Time now)
     if (!job.terms) job.terms = remote.firm;
     job.attempts.back().outcome = "committed";
     job.ran_on = job.attempts.back().center;
-    Enter(job, JobState::kCommitted, now);
+    Enter(job, JobState::kCommitted, remote.committed_at.value_or(now));
   }
   if (remote.state == HoldState::kCommitted) return;
-  if (job.state == JobState::kCommitted && remote.started_at) Enter(job, JobState::kRunning, now);
+  // When it ran and ended are the executing center's times, not when we heard of them.
+  if (job.state == JobState::kCommitted && remote.started_at) {
+    Enter(job, JobState::kRunning, *remote.started_at);
+  }
   if (remote.state == HoldState::kRunning) return;
   job.usage = remote.usage;
+  const core::Time ended = remote.ended_at.value_or(now);
   switch (remote.state) {
     case HoldState::kSucceeded:
-      Enter(job, JobState::kSucceeded, now);
+      Enter(job, JobState::kSucceeded, ended);
       break;
     case HoldState::kCancelled:
-      Enter(job, JobState::kCancelled, now);
+      Enter(job, JobState::kCancelled, ended);
       break;
     default:
       job.failure_reason = remote.usage ? remote.usage->message : std::string("failed");
-      Enter(job, JobState::kFailed, now);
+      Enter(job, JobState::kFailed, ended);
       break;
   }
 }

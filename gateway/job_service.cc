@@ -596,6 +596,9 @@ core::Result<std::unique_ptr<JobService>> JobService::Create(const config::Cente
   auto impl = std::make_shared<Impl>(config, runtime, metrics, clock);
   PeerClientOptions options;
   options.clock = clock;
+  // Many jobs may be in flight to one busy target: keep their connections (and their TLS
+  // sessions) instead of handshaking again.
+  options.max_idle_per_peer = 64;
   // Metrics of peer calls are the federation client's; this one is not registered twice.
   EDWC_ASSIGN_OR_RETURN(impl->peers,
                         HttpsPeerClient::Create(runtime, config.tls, options, nullptr));
