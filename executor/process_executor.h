@@ -8,9 +8,12 @@
 // time limits (SIGTERM to the group, SIGKILL `kill_grace` later), reaps them and calls
 // JobEnded. A job's remaining group members are killed when its leader exits. The ref is
 // "pid:starttime" (/proc/<pid>/stat field 22), so Recover() never signals a process that
-// merely reuses the pid. Destroying the executor SIGKILLs every running job's group,
-// reaps them and joins the thread, without calling JobEnded for them.
-// Thread-safe. Linux only (pidfd_open, close_range: kernel 5.11+).
+// merely reuses the pid. A command that cannot be executed leaves no process: the job
+// ends at once (kFailed, exit code 127) and its ref is "0:0". Destroying the executor
+// SIGKILLs every running job's group, reaps them and joins the thread, without calling
+// JobEnded for them.
+// Thread-safe. Linux (pidfd_open: kernel 5.3+) and glibc 2.34+ (posix_spawn with
+// clone(CLONE_VM | CLONE_VFORK), posix_spawn_file_actions_addclosefrom_np) only.
 #pragma once
 
 #include <sys/types.h>
