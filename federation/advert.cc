@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/json.h"
+#include "federation/codec.h"
 
 namespace edwc::federation {
 
@@ -63,101 +64,13 @@ class CanonicalWriter {
   std::string out_;
 };
 
-// ---- JSON helpers ---------------------------------------------------------------------
-
-// "models[1]" + "free" -> "models[1].free".
-core::Status Nested(const core::Status& st, const std::string& prefix) {
-  return core::Status(st.code(), st.message(),
-                      st.field().empty() ? prefix : prefix + "." + st.field());
-}
-
-core::Result<const json::array*> GetArray(const json::object& o, std::string_view field) {
-  const json::value* v = o.if_contains(field);
-  if (v == nullptr || v->is_null()) return core::InvalidArgument("is required", std::string(field));
-  if (!v->is_array()) return core::InvalidArgument("must be an array", std::string(field));
-  return &v->get_array();
-}
-
-core::Result<const json::object*> AsObject(const json::value& v, const std::string& field) {
-  if (!v.is_object()) return core::InvalidArgument("must be an object", field);
-  return &v.get_object();
-}
-
-core::Result<int32_t> GetI32(const json::object& o, std::string_view field, int64_t min,
-                             int64_t max) {
-  EDWC_ASSIGN_OR_RETURN(int64_t n, core::GetInt(o, field, min, max));
-  return static_cast<int32_t>(n);
-}
-
-core::Result<uint64_t> GetU64(const json::object& o, std::string_view field) {
-  const json::value* v = o.if_contains(field);
-  if (v == nullptr || v->is_null()) return core::InvalidArgument("is required", std::string(field));
-  if (v->is_uint64()) return v->get_uint64();
-  if (v->is_int64() && v->get_int64() >= 0) return static_cast<uint64_t>(v->get_int64());
-  return core::InvalidArgument("must be a non-negative integer", std::string(field));
-}
-
-core::Result<core::Money> GetFen(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(int64_t fen,
-                        core::GetInt(o, field, 0, std::numeric_limits<int64_t>::max()));
-  return core::Money::Fen(fen);
-}
-
-core::Result<core::Time> GetTime(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(std::optional<core::Time> t, core::GetOptionalTime(o, field));
-  if (!t) return core::InvalidArgument("is required", std::string(field));
-  return *t;
-}
-
-json::object ScheduleToJson(const core::PriceSchedule& price) {
-  json::array windows;
-  for (const core::TimeOfUseWindow& w : price.windows) {
-    windows.push_back(json::object{{"start_minute", w.start_minute},
-                                   {"end_minute", w.end_minute},
-                                   {"per_device_hour_fen", w.per_device_hour.fen()}});
-  }
-  return json::object{{"base_per_device_hour_fen", price.base_per_device_hour.fen()},
-                      {"windows", std::move(windows)}};
-}
-
-core::Result<core::PriceSchedule> ScheduleFromJson(const json::object& o) {
-  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"base_per_device_hour_fen", "windows"}));
-  core::PriceSchedule price;
-  EDWC_ASSIGN_OR_RETURN(price.base_per_device_hour, GetFen(o, "base_per_device_hour_fen"));
-  EDWC_ASSIGN_OR_RETURN(const json::array* windows, GetArray(o, "windows"));
-  for (size_t i = 0; i < windows->size(); ++i) {
-    const std::string where = "windows[" + std::to_string(i) + "]";
-    EDWC_ASSIGN_OR_RETURN(const json::object* w, AsObject((*windows)[i], where));
-    core::TimeOfUseWindow window;
-    core::Status st =
-        core::RejectUnknownFields(*w, {"start_minute", "end_minute", "per_device_hour_fen"});
-    if (!st.ok()) return Nested(st, where);
-    auto start = GetI32(*w, "start_minute", 0, 1439);
-    if (!start.ok()) return Nested(start.status(), where);
-    auto end = GetI32(*w, "end_minute", 0, 1440);
-    if (!end.ok()) return Nested(end.status(), where);
-    auto fen = GetFen(*w, "per_device_hour_fen");
-    if (!fen.ok()) return Nested(fen.status(), where);
-    window.start_minute = *start;
-    window.end_minute = *end;
-    window.per_device_hour = *fen;
-    price.windows.push_back(window);
-  }
-  return price;
-}
-
 core::Result<ModelCapacityAdvert> ModelFromJson(const json::object& o) {
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"model", "total", "free", "price"}));
   ModelCapacityAdvert m;
   EDWC_ASSIGN_OR_RETURN(m.model, core::GetString(o, "model"));
-  EDWC_ASSIGN_OR_RETURN(m.total, GetI32(o, "total", 0, std::numeric_limits<int32_t>::max()));
-  EDWC_ASSIGN_OR_RETURN(m.free, GetI32(o, "free", 0, std::numeric_limits<int32_t>::max()));
-  const json::value* price = o.if_contains("price");
-  if (price == nullptr || price->is_null()) return core::InvalidArgument("is required", "price");
-  EDWC_ASSIGN_OR_RETURN(const json::object* p, AsObject(*price, "price"));
-  auto schedule = ScheduleFromJson(*p);
-  if (!schedule.ok()) return Nested(schedule.status(), "price");
-  m.price = std::move(*schedule);
+  EDWC_ASSIGN_OR_RETURN(m.total, codec::GetI32(o, "total", 0, std::numeric_limits<int32_t>::max()));
+  EDWC_ASSIGN_OR_RETURN(m.free, codec::GetI32(o, "free", 0, std::numeric_limits<int32_t>::max()));
+  EDWC_ASSIGN_OR_RETURN(m.price, codec::ReadObject(o, "price", codec::ScheduleFromJson));
   return m;
 }
 
@@ -167,40 +80,17 @@ core::Result<LinkAdvert> LinkFromJson(const json::object& o) {
   EDWC_ASSIGN_OR_RETURN(l.center, core::GetString(o, "center"));
   EDWC_ASSIGN_OR_RETURN(l.bandwidth_mbps,
                         core::GetInt(o, "bandwidth_mbps", 0, std::numeric_limits<int64_t>::max()));
-  EDWC_ASSIGN_OR_RETURN(l.rtt_ms, GetI32(o, "rtt_ms", 0, std::numeric_limits<int32_t>::max()));
+  EDWC_ASSIGN_OR_RETURN(l.rtt_ms,
+                        codec::GetI32(o, "rtt_ms", 0, std::numeric_limits<int32_t>::max()));
   return l;
 }
 
-core::Status SurgeFromJson(const json::object& o, core::SurgeRule* out) {
-  const json::value* v = o.if_contains("surge");
-  if (v == nullptr || v->is_null()) return core::InvalidArgument("is required", "surge");
-  EDWC_ASSIGN_OR_RETURN(const json::object* s, AsObject(*v, "surge"));
-  auto nested = [](const core::Status& st) { return Nested(st, "surge"); };
-  if (auto st = core::RejectUnknownFields(*s, {"threshold_permille", "max_extra_permille"});
-      !st.ok()) {
-    return nested(st);
-  }
-  auto threshold = GetI32(*s, "threshold_permille", 0, 1000);
-  if (!threshold.ok()) return nested(threshold.status());
-  auto extra = GetI32(*s, "max_extra_permille", 0, 10000);
-  if (!extra.ok()) return nested(extra.status());
-  *out = core::SurgeRule{*threshold, *extra};
-  return core::Status::Ok();
-}
-
-// Reads a JSON array of objects with `parse`, naming failures "field[i].sub".
-template <typename T, typename Parse>
-core::Status ReadList(const json::object& o, std::string_view field, Parse parse,
-                      std::vector<T>* out) {
-  EDWC_ASSIGN_OR_RETURN(const json::array* items, GetArray(o, field));
-  for (size_t i = 0; i < items->size(); ++i) {
-    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
-    EDWC_ASSIGN_OR_RETURN(const json::object* item, AsObject((*items)[i], where));
-    core::Result<T> parsed = parse(*item);
-    if (!parsed.ok()) return Nested(parsed.status(), where);
-    out->push_back(std::move(*parsed));
-  }
-  return core::Status::Ok();
+core::Result<core::SurgeRule> SurgeFromJson(const json::object& o) {
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"threshold_permille", "max_extra_permille"}));
+  core::SurgeRule surge;
+  EDWC_ASSIGN_OR_RETURN(surge.threshold_permille, codec::GetI32(o, "threshold_permille", 0, 1000));
+  EDWC_ASSIGN_OR_RETURN(surge.max_extra_permille, codec::GetI32(o, "max_extra_permille", 0, 10000));
+  return surge;
 }
 
 // Field names are built only on error: this runs for every advert a center receives.
@@ -297,7 +187,7 @@ core::Status ValidateAdvert(const CapacityAdvert& a) {
       return core::InvalidArgument("must be between 0 and total", at("free"));
     }
     core::Status st = ValidateSchedule(m.price);
-    if (!st.ok()) return Nested(st, at("price"));
+    if (!st.ok()) return codec::Nested(st, at("price"));
   }
   if (a.egress_per_gb.fen() < 0) {
     return core::InvalidArgument("must not be negative", "egress_per_gb_fen");
@@ -340,7 +230,7 @@ json::object ToJson(const CapacityAdvert& a) {
     models.push_back(json::object{{"model", m.model},
                                   {"total", m.total},
                                   {"free", m.free},
-                                  {"price", ScheduleToJson(m.price)}});
+                                  {"price", codec::ScheduleToJson(m.price)}});
   }
   json::array links;
   for (const LinkAdvert& l : a.links) {
@@ -404,23 +294,24 @@ core::Result<CapacityAdvert> AdvertFromJson(const json::value& value) {
   CapacityAdvert a;
   EDWC_ASSIGN_OR_RETURN(a.center, core::GetString(o, "center"));
   EDWC_ASSIGN_OR_RETURN(a.peer_url, core::GetString(o, "peer_url"));
-  EDWC_ASSIGN_OR_RETURN(a.epoch, GetU64(o, "epoch"));
-  EDWC_ASSIGN_OR_RETURN(a.seq, GetU64(o, "seq"));
-  EDWC_ASSIGN_OR_RETURN(a.issued_at, GetTime(o, "issued_at"));
+  EDWC_ASSIGN_OR_RETURN(a.epoch, codec::GetU64(o, "epoch"));
+  EDWC_ASSIGN_OR_RETURN(a.seq, codec::GetU64(o, "seq"));
+  EDWC_ASSIGN_OR_RETURN(a.issued_at, codec::GetTime(o, "issued_at"));
   EDWC_ASSIGN_OR_RETURN(int64_t ttl_ms, core::GetInt(o, "ttl_ms", 1, kI64Max));
   a.ttl = core::Duration(ttl_ms);
   EDWC_ASSIGN_OR_RETURN(a.name, core::GetString(o, "name"));
   EDWC_ASSIGN_OR_RETURN(a.hub, core::GetString(o, "hub"));
   EDWC_ASSIGN_OR_RETURN(a.city, core::GetString(o, "city"));
   EDWC_ASSIGN_OR_RETURN(a.zone, core::GetString(o, "zone"));
-  EDWC_ASSIGN_OR_RETURN(a.lat_microdeg, GetI32(o, "lat_microdeg", -90'000'000, 90'000'000));
-  EDWC_ASSIGN_OR_RETURN(a.lon_microdeg, GetI32(o, "lon_microdeg", -180'000'000, 180'000'000));
-  EDWC_RETURN_IF_ERROR(ReadList(o, "models", ModelFromJson, &a.models));
-  EDWC_ASSIGN_OR_RETURN(a.egress_per_gb, GetFen(o, "egress_per_gb_fen"));
-  EDWC_RETURN_IF_ERROR(SurgeFromJson(o, &a.surge));
-  EDWC_RETURN_IF_ERROR(ReadList(o, "links", LinkFromJson, &a.links));
-  EDWC_ASSIGN_OR_RETURN(a.green_share_permille, GetI32(o, "green_share_permille", 0, 1000));
-  EDWC_ASSIGN_OR_RETURN(a.pue_milli, GetI32(o, "pue_milli", 0, kI32Max));
+  EDWC_ASSIGN_OR_RETURN(a.lat_microdeg, codec::GetI32(o, "lat_microdeg", -90'000'000, 90'000'000));
+  EDWC_ASSIGN_OR_RETURN(a.lon_microdeg,
+                        codec::GetI32(o, "lon_microdeg", -180'000'000, 180'000'000));
+  EDWC_RETURN_IF_ERROR(codec::ReadList(o, "models", ModelFromJson, &a.models));
+  EDWC_ASSIGN_OR_RETURN(a.egress_per_gb, codec::GetFen(o, "egress_per_gb_fen"));
+  EDWC_ASSIGN_OR_RETURN(a.surge, codec::ReadObject(o, "surge", SurgeFromJson));
+  EDWC_RETURN_IF_ERROR(codec::ReadList(o, "links", LinkFromJson, &a.links));
+  EDWC_ASSIGN_OR_RETURN(a.green_share_permille, codec::GetI32(o, "green_share_permille", 0, 1000));
+  EDWC_ASSIGN_OR_RETURN(a.pue_milli, codec::GetI32(o, "pue_milli", 0, kI32Max));
   EDWC_ASSIGN_OR_RETURN(a.free_fp16_dense_tflops,
                         core::GetInt(o, "free_fp16_dense_tflops", 0, kI64Max));
   EDWC_ASSIGN_OR_RETURN(a.total_fp16_dense_tflops,

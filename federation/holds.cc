@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/json.h"
+#include "federation/codec.h"
 #include "pricing/price.h"
 
 namespace edwc::federation {
@@ -21,99 +22,6 @@ constexpr std::pair<HoldState, std::string_view> kStateNames[] = {
     {HoldState::kFailed, "failed"},     {HoldState::kCancelled, "cancelled"},
     {HoldState::kReleased, "released"}, {HoldState::kExpired, "expired"},
 };
-
-// ---- JSON helpers ---------------------------------------------------------------------
-
-core::Status Nested(const core::Status& st, std::string_view prefix) {
-  std::string p(prefix);
-  return core::Status(st.code(), st.message(), st.field().empty() ? p : p + "." + st.field());
-}
-
-core::Result<const json::object*> AsObject(const json::value& v, std::string_view field) {
-  if (!v.is_object()) return core::InvalidArgument("must be an object", std::string(field));
-  return &v.get_object();
-}
-
-const json::value* Field(const json::object& o, std::string_view field) {
-  const json::value* v = o.if_contains(field);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-core::Result<const json::array*> GetArray(const json::object& o, std::string_view field) {
-  const json::value* v = Field(o, field);
-  if (v == nullptr) return core::InvalidArgument("is required", std::string(field));
-  if (!v->is_array()) return core::InvalidArgument("must be an array", std::string(field));
-  return &v->get_array();
-}
-
-core::Result<core::Money> GetFen(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(int64_t fen,
-                        core::GetInt(o, field, 0, std::numeric_limits<int64_t>::max()));
-  return core::Money::Fen(fen);
-}
-
-core::Result<std::optional<core::Money>> GetOptionalFen(const json::object& o,
-                                                        std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(std::optional<int64_t> fen,
-                        core::GetOptionalInt(o, field, 0, std::numeric_limits<int64_t>::max()));
-  if (!fen) return std::optional<core::Money>();
-  return std::optional<core::Money>(core::Money::Fen(*fen));
-}
-
-core::Result<core::Time> GetTime(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(std::optional<core::Time> t, core::GetOptionalTime(o, field));
-  if (!t) return core::InvalidArgument("is required", std::string(field));
-  return *t;
-}
-
-core::Result<core::Duration> GetDurationMs(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(int64_t ms, core::GetInt(o, field, 0, int64_t{1} << 50));
-  return core::Duration(ms);
-}
-
-core::Result<bool> GetBool(const json::object& o, std::string_view field) {
-  const json::value* v = Field(o, field);
-  if (v == nullptr) return false;
-  if (!v->is_bool()) return core::InvalidArgument("must be a boolean", std::string(field));
-  return v->get_bool();
-}
-
-void PutTime(json::object& o, std::string_view field, const std::optional<core::Time>& t) {
-  if (t) o[field] = core::FormatRfc3339(*t);
-}
-
-json::object ScheduleToJson(const core::PriceSchedule& price) {
-  json::array windows;
-  for (const core::TimeOfUseWindow& w : price.windows) {
-    windows.push_back(json::object{{"start_minute", w.start_minute},
-                                   {"end_minute", w.end_minute},
-                                   {"per_device_hour_fen", w.per_device_hour.fen()}});
-  }
-  return json::object{{"base_per_device_hour_fen", price.base_per_device_hour.fen()},
-                      {"windows", std::move(windows)}};
-}
-
-core::Result<core::PriceSchedule> ScheduleFromJson(const json::object& o) {
-  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"base_per_device_hour_fen", "windows"}));
-  core::PriceSchedule price;
-  EDWC_ASSIGN_OR_RETURN(price.base_per_device_hour, GetFen(o, "base_per_device_hour_fen"));
-  EDWC_ASSIGN_OR_RETURN(const json::array* windows, GetArray(o, "windows"));
-  for (size_t i = 0; i < windows->size(); ++i) {
-    const std::string where = "windows[" + std::to_string(i) + "]";
-    EDWC_ASSIGN_OR_RETURN(const json::object* w, AsObject((*windows)[i], where));
-    core::Status st =
-        core::RejectUnknownFields(*w, {"start_minute", "end_minute", "per_device_hour_fen"});
-    if (!st.ok()) return Nested(st, where);
-    auto start = core::GetInt(*w, "start_minute", 0, 1439);
-    if (!start.ok()) return Nested(start.status(), where);
-    auto end = core::GetInt(*w, "end_minute", 0, 1440);
-    if (!end.ok()) return Nested(end.status(), where);
-    auto fen = GetFen(*w, "per_device_hour_fen");
-    if (!fen.ok()) return Nested(fen.status(), where);
-    price.windows.push_back({static_cast<int>(*start), static_cast<int>(*end), *fen});
-  }
-  return price;
-}
 
 json::object TermsToJson(const HoldTerms& t) {
   json::array command;
@@ -135,12 +43,11 @@ core::Result<HoldTerms> TermsFromJson(const json::object& o) {
       o, {"model", "count", "duration_ms", "price_cap_fen", "command", "env"}));
   HoldTerms t;
   EDWC_ASSIGN_OR_RETURN(t.model, core::GetString(o, "model"));
-  EDWC_ASSIGN_OR_RETURN(int64_t count, core::GetInt(o, "count", 1, 1 << 20));
-  t.count = static_cast<int32_t>(count);
-  EDWC_ASSIGN_OR_RETURN(t.duration, GetDurationMs(o, "duration_ms"));
-  EDWC_ASSIGN_OR_RETURN(t.price_cap, GetOptionalFen(o, "price_cap_fen"));
-  if (Field(o, "command") != nullptr) {
-    EDWC_ASSIGN_OR_RETURN(const json::array* command, GetArray(o, "command"));
+  EDWC_ASSIGN_OR_RETURN(t.count, codec::GetI32(o, "count", 1, 1 << 20));
+  EDWC_ASSIGN_OR_RETURN(t.duration, codec::GetDurationMs(o, "duration_ms"));
+  EDWC_ASSIGN_OR_RETURN(t.price_cap, codec::GetOptionalFen(o, "price_cap_fen"));
+  if (codec::Field(o, "command") != nullptr) {
+    EDWC_ASSIGN_OR_RETURN(const json::array* command, codec::GetArray(o, "command"));
     for (size_t i = 0; i < command->size(); ++i) {
       if (!(*command)[i].is_string()) {
         return core::InvalidArgument("must be a string", "command[" + std::to_string(i) + "]");
@@ -148,19 +55,14 @@ core::Result<HoldTerms> TermsFromJson(const json::object& o) {
       t.command.emplace_back((*command)[i].get_string());
     }
   }
-  if (Field(o, "env") != nullptr) {
-    EDWC_ASSIGN_OR_RETURN(const json::array* env, GetArray(o, "env"));
-    for (size_t i = 0; i < env->size(); ++i) {
-      const std::string where = "env[" + std::to_string(i) + "]";
-      EDWC_ASSIGN_OR_RETURN(const json::object* e, AsObject((*env)[i], where));
-      core::Status st = core::RejectUnknownFields(*e, {"name", "value"});
-      if (!st.ok()) return Nested(st, where);
-      auto name = core::GetString(*e, "name");
-      if (!name.ok()) return Nested(name.status(), where);
-      auto value = core::GetString(*e, "value");
-      if (!value.ok()) return Nested(value.status(), where);
-      t.env.emplace_back(std::move(*name), std::move(*value));
-    }
+  if (codec::Field(o, "env") != nullptr) {
+    EDWC_RETURN_IF_ERROR(codec::ForEachObject(o, "env", [&](const json::object& e) {
+      EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(e, {"name", "value"}));
+      EDWC_ASSIGN_OR_RETURN(std::string name, core::GetString(e, "name"));
+      EDWC_ASSIGN_OR_RETURN(std::string value, core::GetString(e, "value"));
+      t.env.emplace_back(std::move(name), std::move(value));
+      return core::Status::Ok();
+    }));
   }
   return t;
 }
@@ -177,6 +79,18 @@ std::string FirstDifference(const HoldRecord& r, const HoldRequest& q) {
   return {};
 }
 
+// What a hold adds to its router's exposure: the estimate while active, then the cost.
+core::Money ExposureOf(const HoldRecord& r) {
+  if (IsActive(r.state)) return r.firm.estimated_total;
+  return r.usage ? r.usage->cost : core::Money();
+}
+
+HoldOpResult NoSuchHold() {
+  HoldOpResult out;
+  out.status = core::NotFound("no such hold", "hold_id");
+  return out;
+}
+
 core::Result<core::Money> Cost(const FirmTerms& firm, int32_t count, core::Time start,
                                core::Time end) {
   return pricing::ComputeCost(firm.schedule, count, start, std::max(start, end),
@@ -185,18 +99,10 @@ core::Result<core::Money> Cost(const FirmTerms& firm, int32_t count, core::Time 
 
 }  // namespace
 
-std::string_view HoldStateName(HoldState state) {
-  for (const auto& [s, name] : kStateNames) {
-    if (s == state) return name;
-  }
-  return "unknown";
-}
+std::string_view HoldStateName(HoldState state) { return codec::NameOf(kStateNames, state); }
 
 std::optional<HoldState> HoldStateFromName(std::string_view name) {
-  for (const auto& [s, n] : kStateNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
+  return codec::ValueOf(kStateNames, name);
 }
 
 // ---- Codecs ---------------------------------------------------------------------------
@@ -209,41 +115,30 @@ json::object ToJson(const HoldRequest& request) {
 }
 
 core::Result<HoldRequest> HoldRequestFromJson(const json::value& value) {
-  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(*o, {"hold_id", "job_id", "terms", "ttl_ms"}));
   HoldRequest q;
   EDWC_ASSIGN_OR_RETURN(q.hold_id, core::GetString(*o, "hold_id"));
   EDWC_ASSIGN_OR_RETURN(q.job_id, core::GetString(*o, "job_id"));
-  const json::value* terms = Field(*o, "terms");
-  if (terms == nullptr) return core::InvalidArgument("is required", "terms");
-  EDWC_ASSIGN_OR_RETURN(const json::object* t, AsObject(*terms, "terms"));
-  auto parsed = TermsFromJson(*t);
-  if (!parsed.ok()) return Nested(parsed.status(), "terms");
-  q.terms = std::move(*parsed);
-  EDWC_ASSIGN_OR_RETURN(q.ttl, GetDurationMs(*o, "ttl_ms"));
+  EDWC_ASSIGN_OR_RETURN(q.terms, codec::ReadObject(*o, "terms", TermsFromJson));
+  EDWC_ASSIGN_OR_RETURN(q.ttl, codec::GetDurationMs(*o, "ttl_ms"));
   return q;
 }
 
 json::object ToJson(const FirmTerms& terms) {
-  return json::object{{"schedule", ScheduleToJson(terms.schedule)},
+  return json::object{{"schedule", codec::ScheduleToJson(terms.schedule)},
                       {"surge_permille", terms.surge_permille},
                       {"estimated_total_fen", terms.estimated_total.fen()}};
 }
 
 core::Result<FirmTerms> FirmTermsFromJson(const json::value& value) {
-  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(
       core::RejectUnknownFields(*o, {"schedule", "surge_permille", "estimated_total_fen"}));
   FirmTerms f;
-  const json::value* schedule = Field(*o, "schedule");
-  if (schedule == nullptr) return core::InvalidArgument("is required", "schedule");
-  EDWC_ASSIGN_OR_RETURN(const json::object* s, AsObject(*schedule, "schedule"));
-  auto parsed = ScheduleFromJson(*s);
-  if (!parsed.ok()) return Nested(parsed.status(), "schedule");
-  f.schedule = std::move(*parsed);
-  EDWC_ASSIGN_OR_RETURN(int64_t surge, core::GetInt(*o, "surge_permille", 0, 1000000));
-  f.surge_permille = static_cast<int32_t>(surge);
-  EDWC_ASSIGN_OR_RETURN(f.estimated_total, GetFen(*o, "estimated_total_fen"));
+  EDWC_ASSIGN_OR_RETURN(f.schedule, codec::ReadObject(*o, "schedule", codec::ScheduleFromJson));
+  EDWC_ASSIGN_OR_RETURN(f.surge_permille, codec::GetI32(*o, "surge_permille", 0, 1000000));
+  EDWC_ASSIGN_OR_RETURN(f.estimated_total, codec::GetFen(*o, "estimated_total_fen"));
   return f;
 }
 
@@ -257,19 +152,17 @@ json::object ToJson(const HoldUsage& usage) {
 }
 
 core::Result<HoldUsage> HoldUsageFromJson(const json::value& value) {
-  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
       *o, {"started", "ended", "accelerator_ms", "exit_code", "message", "cost_fen"}));
   HoldUsage u;
-  EDWC_ASSIGN_OR_RETURN(u.started, GetTime(*o, "started"));
-  EDWC_ASSIGN_OR_RETURN(u.ended, GetTime(*o, "ended"));
+  EDWC_ASSIGN_OR_RETURN(u.started, codec::GetTime(*o, "started"));
+  EDWC_ASSIGN_OR_RETURN(u.ended, codec::GetTime(*o, "ended"));
   EDWC_ASSIGN_OR_RETURN(u.accelerator_ms,
                         core::GetInt(*o, "accelerator_ms", 0, std::numeric_limits<int64_t>::max()));
-  EDWC_ASSIGN_OR_RETURN(int64_t exit_code, core::GetInt(*o, "exit_code", INT32_MIN, INT32_MAX));
-  u.exit_code = static_cast<int32_t>(exit_code);
-  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> message, core::GetOptionalString(*o, "message"));
-  u.message = message.value_or("");
-  EDWC_ASSIGN_OR_RETURN(u.cost, GetFen(*o, "cost_fen"));
+  EDWC_ASSIGN_OR_RETURN(u.exit_code, codec::GetI32(*o, "exit_code", INT32_MIN, INT32_MAX));
+  EDWC_ASSIGN_OR_RETURN(u.message, codec::GetText(*o, "message"));
+  EDWC_ASSIGN_OR_RETURN(u.cost, codec::GetFen(*o, "cost_fen"));
   return u;
 }
 
@@ -288,15 +181,15 @@ json::object ToJson(const HoldRecord& r) {
                  {"executor_ref", r.executor_ref},
                  {"cancel_requested", r.cancel_requested},
                  {"version", r.version}};
-  PutTime(o, "committed_at", r.committed_at);
-  PutTime(o, "started_at", r.started_at);
-  PutTime(o, "ended_at", r.ended_at);
+  codec::PutTime(o, "committed_at", r.committed_at);
+  codec::PutTime(o, "started_at", r.started_at);
+  codec::PutTime(o, "ended_at", r.ended_at);
   if (r.usage) o["usage"] = ToJson(*r.usage);
   return o;
 }
 
 core::Result<HoldRecord> HoldRecordFromJson(const json::value& value) {
-  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
       *o, {"hold_id", "job_id", "router", "terms", "state", "devices", "firm", "granted_at",
            "expires_at", "committed_at", "started_at", "ended_at", "executor_ref",
@@ -305,17 +198,9 @@ core::Result<HoldRecord> HoldRecordFromJson(const json::value& value) {
   EDWC_ASSIGN_OR_RETURN(r.hold_id, core::GetString(*o, "hold_id"));
   EDWC_ASSIGN_OR_RETURN(r.job_id, core::GetString(*o, "job_id"));
   EDWC_ASSIGN_OR_RETURN(r.router, core::GetString(*o, "router"));
-  const json::value* terms = Field(*o, "terms");
-  if (terms == nullptr) return core::InvalidArgument("is required", "terms");
-  EDWC_ASSIGN_OR_RETURN(const json::object* t, AsObject(*terms, "terms"));
-  auto parsed_terms = TermsFromJson(*t);
-  if (!parsed_terms.ok()) return Nested(parsed_terms.status(), "terms");
-  r.terms = std::move(*parsed_terms);
-  EDWC_ASSIGN_OR_RETURN(std::string state, core::GetString(*o, "state"));
-  std::optional<HoldState> s = HoldStateFromName(state);
-  if (!s) return core::InvalidArgument("unknown state '" + state + "'", "state");
-  r.state = *s;
-  EDWC_ASSIGN_OR_RETURN(const json::array* devices, GetArray(*o, "devices"));
+  EDWC_ASSIGN_OR_RETURN(r.terms, codec::ReadObject(*o, "terms", TermsFromJson));
+  EDWC_ASSIGN_OR_RETURN(r.state, codec::GetEnum(*o, "state", kStateNames));
+  EDWC_ASSIGN_OR_RETURN(const json::array* devices, codec::GetArray(*o, "devices"));
   for (size_t i = 0; i < devices->size(); ++i) {
     const json::value& d = (*devices)[i];
     if (!d.is_int64() || d.get_int64() < 0 || d.get_int64() > INT32_MAX) {
@@ -323,23 +208,21 @@ core::Result<HoldRecord> HoldRecordFromJson(const json::value& value) {
     }
     r.devices.push_back(static_cast<int32_t>(d.get_int64()));
   }
-  const json::value* firm = Field(*o, "firm");
+  const json::value* firm = codec::Field(*o, "firm");
   if (firm == nullptr) return core::InvalidArgument("is required", "firm");
   auto parsed_firm = FirmTermsFromJson(*firm);
-  if (!parsed_firm.ok()) return Nested(parsed_firm.status(), "firm");
+  if (!parsed_firm.ok()) return codec::Nested(parsed_firm.status(), "firm");
   r.firm = std::move(*parsed_firm);
-  EDWC_ASSIGN_OR_RETURN(r.granted_at, GetTime(*o, "granted_at"));
-  EDWC_ASSIGN_OR_RETURN(r.expires_at, GetTime(*o, "expires_at"));
+  EDWC_ASSIGN_OR_RETURN(r.granted_at, codec::GetTime(*o, "granted_at"));
+  EDWC_ASSIGN_OR_RETURN(r.expires_at, codec::GetTime(*o, "expires_at"));
   EDWC_ASSIGN_OR_RETURN(r.committed_at, core::GetOptionalTime(*o, "committed_at"));
   EDWC_ASSIGN_OR_RETURN(r.started_at, core::GetOptionalTime(*o, "started_at"));
   EDWC_ASSIGN_OR_RETURN(r.ended_at, core::GetOptionalTime(*o, "ended_at"));
-  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> ref,
-                        core::GetOptionalString(*o, "executor_ref"));
-  r.executor_ref = ref.value_or("");
-  EDWC_ASSIGN_OR_RETURN(r.cancel_requested, GetBool(*o, "cancel_requested"));
-  if (const json::value* usage = Field(*o, "usage")) {
+  EDWC_ASSIGN_OR_RETURN(r.executor_ref, codec::GetText(*o, "executor_ref"));
+  EDWC_ASSIGN_OR_RETURN(r.cancel_requested, codec::GetBool(*o, "cancel_requested"));
+  if (const json::value* usage = codec::Field(*o, "usage")) {
     auto parsed = HoldUsageFromJson(*usage);
-    if (!parsed.ok()) return Nested(parsed.status(), "usage");
+    if (!parsed.ok()) return codec::Nested(parsed.status(), "usage");
     r.usage = std::move(*parsed);
   }
   EDWC_ASSIGN_OR_RETURN(int64_t version,
@@ -359,11 +242,26 @@ void HoldBook::SetCapacity(std::string_view model, int32_t total, int32_t extern
 }
 
 int32_t HoldBook::ActiveDevices(std::string_view model) const {
-  int32_t n = 0;
-  for (const auto& [id, r] : holds_) {
-    if (IsActive(r.state) && r.terms.model == model) n += static_cast<int32_t>(r.devices.size());
+  auto it = active_.find(model);
+  return it == active_.end() ? 0 : it->second.devices;
+}
+
+void HoldBook::Account(const HoldRecord& r, int sign) {
+  if (IsActive(r.state)) {
+    auto it = active_.try_emplace(r.terms.model).first;
+    it->second.devices += sign * static_cast<int32_t>(r.devices.size());
+    if (sign > 0) {
+      it->second.hold_ids.insert(r.hold_id);
+    } else {
+      it->second.hold_ids.erase(r.hold_id);
+    }
+    if (it->second.hold_ids.empty()) active_.erase(it);
   }
-  return n;
+  if (const int64_t fen = ExposureOf(r).fen(); fen != 0) {
+    auto it = exposure_.try_emplace(r.router, 0).first;
+    it->second += sign * core::Int128{fen};
+    if (it->second == 0) exposure_.erase(it);
+  }
 }
 
 int32_t HoldBook::Free(std::string_view model) const {
@@ -372,11 +270,15 @@ int32_t HoldBook::Free(std::string_view model) const {
   return std::max(0, it->second.total - it->second.external_used - ActiveDevices(model));
 }
 
-void HoldBook::Finish(HoldRecord& r, HoldState state, core::Time at) {
+void HoldBook::Finish(HoldRecord& r, HoldState state, core::Time at,
+                      std::optional<HoldUsage> usage) {
+  Account(r, -1);
   r.state = state;
+  if (usage) r.usage = std::move(usage);
   r.ended_at = at;
   r.cancel_requested = false;
   ++r.version;
+  Account(r, +1);
 }
 
 void HoldBook::ExpireIfDue(HoldRecord& r, core::Time now, std::vector<HoldRecord>* persist) {
@@ -385,10 +287,14 @@ void HoldBook::ExpireIfDue(HoldRecord& r, core::Time now, std::vector<HoldRecord
   persist->push_back(r);
 }
 
-HoldRecord* HoldBook::Find(std::string_view hold_id, std::string_view router) {
+HoldRecord* HoldBook::Find(std::string_view hold_id) {
   auto it = holds_.find(hold_id);
-  if (it == holds_.end() || it->second.router != router) return nullptr;
-  return &it->second;
+  return it == holds_.end() ? nullptr : &it->second;
+}
+
+HoldRecord* HoldBook::Find(std::string_view hold_id, std::string_view router) {
+  HoldRecord* r = Find(hold_id);
+  return r == nullptr || r->router != router ? nullptr : r;
 }
 
 const HoldRecord* HoldBook::Get(std::string_view hold_id) const {
@@ -467,9 +373,10 @@ CreateResult HoldBook::Create(const HoldRequest& q, std::string_view router, cor
   }
 
   std::set<int32_t> used;
-  for (const auto& [id, r] : holds_) {
-    if (IsActive(r.state) && r.terms.model == q.terms.model) {
-      used.insert(r.devices.begin(), r.devices.end());
+  if (auto active = active_.find(q.terms.model); active != active_.end()) {
+    for (const std::string& id : active->second.hold_ids) {
+      const std::vector<int32_t>& devices = holds_.find(id)->second.devices;
+      used.insert(devices.begin(), devices.end());
     }
   }
   HoldRecord r;
@@ -489,17 +396,15 @@ CreateResult HoldBook::Create(const HoldRequest& q, std::string_view router, cor
   r.version = 1;
   out.to_persist.push_back(r);
   out.record = r;
+  Account(r, +1);
   holds_.emplace(q.hold_id, std::move(r));
   return out;
 }
 
 HoldOpResult HoldBook::Commit(std::string_view hold_id, std::string_view router, core::Time now) {
-  HoldOpResult out;
   HoldRecord* r = Find(hold_id, router);
-  if (r == nullptr) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
+  if (r == nullptr) return NoSuchHold();
+  HoldOpResult out;
   ExpireIfDue(*r, now, &out.to_persist);
   if (r->state == HoldState::kExpired) {
     out.status = core::Status(core::Code::kFailedPrecondition, "hold expired");
@@ -517,12 +422,9 @@ HoldOpResult HoldBook::Commit(std::string_view hold_id, std::string_view router,
 }
 
 HoldOpResult HoldBook::Release(std::string_view hold_id, std::string_view router, core::Time now) {
-  HoldOpResult out;
   HoldRecord* r = Find(hold_id, router);
-  if (r == nullptr) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
+  if (r == nullptr) return NoSuchHold();
+  HoldOpResult out;
   ExpireIfDue(*r, now, &out.to_persist);
   if (r->state == HoldState::kHeld) {
     Finish(*r, HoldState::kReleased, now);
@@ -535,12 +437,9 @@ HoldOpResult HoldBook::Release(std::string_view hold_id, std::string_view router
 }
 
 HoldOpResult HoldBook::Cancel(std::string_view hold_id, std::string_view router, core::Time now) {
-  HoldOpResult out;
   HoldRecord* r = Find(hold_id, router);
-  if (r == nullptr) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
+  if (r == nullptr) return NoSuchHold();
+  HoldOpResult out;
   ExpireIfDue(*r, now, &out.to_persist);
   switch (r->state) {
     case HoldState::kHeld:
@@ -570,13 +469,10 @@ HoldOpResult HoldBook::Cancel(std::string_view hold_id, std::string_view router,
 
 HoldOpResult HoldBook::MarkStarted(std::string_view hold_id, std::string executor_ref,
                                    core::Time started_at) {
+  HoldRecord* found = Find(hold_id);
+  if (found == nullptr) return NoSuchHold();
+  HoldRecord& r = *found;
   HoldOpResult out;
-  auto it = holds_.find(hold_id);
-  if (it == holds_.end()) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
-  HoldRecord& r = it->second;
   if (r.state == HoldState::kCommitted) {
     r.state = HoldState::kRunning;
     r.started_at = started_at;
@@ -593,13 +489,10 @@ HoldOpResult HoldBook::MarkStarted(std::string_view hold_id, std::string executo
 }
 
 HoldOpResult HoldBook::MarkEnded(std::string_view hold_id, const ExecutorOutcome& outcome) {
+  HoldRecord* found = Find(hold_id);
+  if (found == nullptr) return NoSuchHold();
+  HoldRecord& r = *found;
   HoldOpResult out;
-  auto it = holds_.find(hold_id);
-  if (it == holds_.end()) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
-  HoldRecord& r = it->second;
   if (r.state == HoldState::kHeld) {
     out.status = core::Status(core::Code::kFailedPrecondition, "not committed");
   } else if (IsActive(r.state)) {
@@ -621,8 +514,7 @@ HoldOpResult HoldBook::MarkEnded(std::string_view hold_id, const ExecutorOutcome
       out.status = cost.status().WithContext("usage cost");
     }
     if (!r.started_at) r.started_at = u.started;
-    r.usage = std::move(u);
-    Finish(r, outcome.state, outcome.ended);
+    Finish(r, outcome.state, outcome.ended, std::move(u));
     out.to_persist.push_back(r);
   }
   out.record = r;
@@ -631,21 +523,17 @@ HoldOpResult HoldBook::MarkEnded(std::string_view hold_id, const ExecutorOutcome
 
 HoldOpResult HoldBook::MarkStartFailed(std::string_view hold_id, std::string message,
                                        core::Time now) {
+  HoldRecord* found = Find(hold_id);
+  if (found == nullptr) return NoSuchHold();
+  HoldRecord& r = *found;
   HoldOpResult out;
-  auto it = holds_.find(hold_id);
-  if (it == holds_.end()) {
-    out.status = core::NotFound("no such hold", "hold_id");
-    return out;
-  }
-  HoldRecord& r = it->second;
   if (r.state == HoldState::kCommitted) {
     HoldUsage u;
     u.started = now;
     u.ended = now;
     u.exit_code = -1;
     u.message = std::move(message);
-    r.usage = std::move(u);
-    Finish(r, HoldState::kFailed, now);
+    Finish(r, HoldState::kFailed, now, std::move(u));
     out.to_persist.push_back(r);
   }
   out.record = r;
@@ -669,13 +557,17 @@ std::optional<core::Time> HoldBook::NextDeadline() const {
 RecoverResult HoldBook::Recover(std::vector<HoldRecord> records, core::Time now) {
   RecoverResult out;
   holds_.clear();
-  for (HoldRecord& r : records) {
+  active_.clear();
+  exposure_.clear();
+  for (HoldRecord& record : records) {
+    auto [it, inserted] = holds_.try_emplace(record.hold_id);
+    if (!inserted) Account(it->second, -1);  // an older copy of the same id
+    HoldRecord& r = it->second = std::move(record);
+    Account(r, +1);
     ExpireIfDue(r, now, &out.to_persist);
     if (r.state == HoldState::kCommitted || r.state == HoldState::kRunning) {
       out.to_resume.push_back(r);
     }
-    std::string id = r.hold_id;
-    holds_.insert_or_assign(std::move(id), std::move(r));
   }
   return out;
 }
@@ -687,13 +579,15 @@ std::map<std::string, CapacitySummary, std::less<>> HoldBook::Summary() const {
     s.total = c.total;
     s.external_used = c.external_used;
   }
-  for (const auto& [id, r] : holds_) {
-    if (!IsActive(r.state)) continue;
-    CapacitySummary& s = out[r.terms.model];
-    const auto n = static_cast<int32_t>(r.devices.size());
-    if (r.state == HoldState::kHeld) s.held += n;
-    if (r.state == HoldState::kCommitted) s.committed += n;
-    if (r.state == HoldState::kRunning) s.running += n;
+  for (const auto& [model, active] : active_) {
+    CapacitySummary& s = out[model];
+    for (const std::string& id : active.hold_ids) {
+      const HoldRecord& r = holds_.find(id)->second;
+      const auto n = static_cast<int32_t>(r.devices.size());
+      if (r.state == HoldState::kHeld) s.held += n;
+      if (r.state == HoldState::kCommitted) s.committed += n;
+      if (r.state == HoldState::kRunning) s.running += n;
+    }
   }
   for (auto& [model, s] : out) {
     const int32_t active = s.held + s.committed + s.running;
@@ -704,19 +598,13 @@ std::map<std::string, CapacitySummary, std::less<>> HoldBook::Summary() const {
 }
 
 core::Money HoldBook::Exposure(std::string_view router) const {
-  core::Money sum;
-  for (const auto& [id, r] : holds_) {
-    if (r.router != router) continue;
-    core::Money add;
-    if (IsActive(r.state)) {
-      add = r.firm.estimated_total;
-    } else if (r.usage) {
-      add = r.usage->cost;
-    }
-    core::Result<core::Money> next = sum.Add(add);
-    sum = next.ok() ? *next : core::Money::Fen(std::numeric_limits<int64_t>::max());
-  }
-  return sum;
+  auto it = exposure_.find(router);
+  if (it == exposure_.end()) return core::Money();
+  // Exact in 128 bits so that holds can be taken away again; it only feeds a limit, so
+  // beyond int64 it sticks at the bound.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  return core::Money::Fen(static_cast<int64_t>(std::clamp<core::Int128>(it->second, kMin, kMax)));
 }
 
 core::Status HoldBook::CheckInvariants() const {
@@ -736,6 +624,38 @@ core::Status HoldBook::CheckInvariants() const {
                               "] is in holds " + it->second + " and " + id);
       }
     }
+  }
+  return CheckIncrementalFigures();
+}
+
+core::Status HoldBook::CheckIncrementalFigures() const {
+  std::map<std::string, ActiveHolds, std::less<>> active;
+  std::map<std::string, core::Int128, std::less<>> exposure;
+  for (const auto& [id, r] : holds_) {
+    if (IsActive(r.state)) {
+      active[r.terms.model].devices += static_cast<int32_t>(r.devices.size());
+      active[r.terms.model].hold_ids.insert(id);
+    }
+    exposure[r.router] += ExposureOf(r).fen();
+  }
+  std::erase_if(exposure, [](const auto& kv) { return kv.second == 0; });
+  for (const auto& [model, a] : active) {
+    auto it = active_.find(model);
+    if (it == active_.end() || !(it->second == a)) {
+      return core::Internal("the active holds of " + model + " drifted from the book");
+    }
+  }
+  if (active.size() != active_.size()) {
+    return core::Internal("active holds are counted for a model that has none");
+  }
+  for (const auto& [router, fen] : exposure) {
+    auto it = exposure_.find(router);
+    if (it == exposure_.end() || it->second != fen) {
+      return core::Internal("the exposure of " + router + " drifted from the book");
+    }
+  }
+  if (exposure.size() != exposure_.size()) {
+    return core::Internal("exposure is counted for a router that owes nothing");
   }
   return core::Status::Ok();
 }

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -240,8 +241,10 @@ class HoldBook {
   const std::map<std::string, HoldRecord, std::less<>>& holds() const { return holds_; }
 
   // OK, or kInternal naming the first broken invariant: a device index in two active
-  // holds of one model, a negative index, a count/devices mismatch. (Indices at or above
-  // a shrunk total are legal: they were granted before the shrink.)
+  // holds of one model, a negative index, a count/devices mismatch, or an incremental
+  // figure (active holds by model, exposure by router) that differs from a recount of
+  // every hold. (Indices at or above a shrunk total are legal: they were granted before
+  // the shrink.)
   // Over-commit after a capacity shrink is not a violation (see Summary()).
   core::Status CheckInvariants() const;
 
@@ -250,16 +253,32 @@ class HoldBook {
     int32_t total = 0;
     int32_t external_used = 0;
   };
+  // The active holds of one model.
+  struct ActiveHolds {
+    int32_t devices = 0;  // their devices, together
+    std::set<std::string, std::less<>> hold_ids;
+    bool operator==(const ActiveHolds&) const = default;
+  };
   int32_t ActiveDevices(std::string_view model) const;
-  // Ends `r` in `state` at `at` (terminal), bumping its version.
-  void Finish(HoldRecord& r, HoldState state, core::Time at);
+  // Adds (sign +1) or takes away (-1) what `r`, as it is now, counts for in active_ and
+  // exposure_. Every change of a hold's state or usage happens between the two.
+  void Account(const HoldRecord& r, int sign);
+  core::Status CheckIncrementalFigures() const;
+  // Ends active `r` in `state` at `at` (terminal) with `usage` if given, bumping its
+  // version.
+  void Finish(HoldRecord& r, HoldState state, core::Time at,
+              std::optional<HoldUsage> usage = std::nullopt);
   // held and now >= expires_at: expire it, append to *persist.
   void ExpireIfDue(HoldRecord& r, core::Time now, std::vector<HoldRecord>* persist);
-  HoldRecord* Find(std::string_view hold_id, std::string_view router);
+  HoldRecord* Find(std::string_view hold_id);
+  HoldRecord* Find(std::string_view hold_id, std::string_view router);  // router's only
 
   std::string self_;
   std::map<std::string, ModelCapacity, std::less<>> capacity_;
   std::map<std::string, HoldRecord, std::less<>> holds_;
+  // Kept as holds change so that a Create need not scan every hold the book ever had.
+  std::map<std::string, ActiveHolds, std::less<>> active_;     // by model
+  std::map<std::string, core::Int128, std::less<>> exposure_;  // by router, fen, exact
 };
 
 }  // namespace edwc::federation

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/json.h"
+#include "federation/codec.h"
 
 namespace edwc::federation {
 
@@ -19,66 +20,6 @@ constexpr std::pair<JobState, std::string_view> kJobStateNames[] = {
     {JobState::kSucceeded, "succeeded"}, {JobState::kFailed, "failed"},
     {JobState::kCancelled, "cancelled"},
 };
-
-// ---- JSON helpers (the same conventions as holds.cc) ----------------------------------
-
-core::Status Nested(const core::Status& st, std::string_view prefix) {
-  std::string p(prefix);
-  return core::Status(st.code(), st.message(), st.field().empty() ? p : p + "." + st.field());
-}
-
-const json::value* Field(const json::object& o, std::string_view field) {
-  const json::value* v = o.if_contains(field);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-core::Result<const json::object*> AsObject(const json::value& v, std::string_view field) {
-  if (!v.is_object()) return core::InvalidArgument("must be an object", std::string(field));
-  return &v.get_object();
-}
-
-core::Result<const json::array*> GetArray(const json::object& o, std::string_view field) {
-  const json::value* v = Field(o, field);
-  if (v == nullptr) return core::InvalidArgument("is required", std::string(field));
-  if (!v->is_array()) return core::InvalidArgument("must be an array", std::string(field));
-  return &v->get_array();
-}
-
-core::Result<core::Money> GetFen(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(int64_t fen,
-                        core::GetInt(o, field, 0, std::numeric_limits<int64_t>::max()));
-  return core::Money::Fen(fen);
-}
-
-core::Result<core::Time> GetTime(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(std::optional<core::Time> t, core::GetOptionalTime(o, field));
-  if (!t) return core::InvalidArgument("is required", std::string(field));
-  return *t;
-}
-
-core::Result<std::string> GetText(const json::object& o, std::string_view field) {
-  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> s, core::GetOptionalString(o, field));
-  return s.value_or("");
-}
-
-void PutTime(json::object& o, std::string_view field, const std::optional<core::Time>& t) {
-  if (t) o[field] = core::FormatRfc3339(*t);
-}
-
-// Reads a JSON array of objects with `parse`, naming failures "field[i].sub".
-template <typename T, typename Parse>
-core::Status ReadList(const json::object& o, std::string_view field, Parse parse,
-                      std::vector<T>* out) {
-  EDWC_ASSIGN_OR_RETURN(const json::array* items, GetArray(o, field));
-  for (size_t i = 0; i < items->size(); ++i) {
-    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
-    EDWC_ASSIGN_OR_RETURN(const json::object* item, AsObject((*items)[i], where));
-    core::Result<T> parsed = parse(*item);
-    if (!parsed.ok()) return Nested(parsed.status(), where);
-    out->push_back(std::move(*parsed));
-  }
-  return core::Status::Ok();
-}
 
 json::object CandidateToJson(const Candidate& c) {
   return json::object{{"center", c.center},
@@ -97,14 +38,13 @@ core::Result<Candidate> CandidateFromJson(const json::object& o) {
       {"center", "peer_url", "model", "count", "estimated_total_fen", "start", "finish", "why"}));
   Candidate c;
   EDWC_ASSIGN_OR_RETURN(c.center, core::GetString(o, "center"));
-  EDWC_ASSIGN_OR_RETURN(c.peer_url, GetText(o, "peer_url"));
+  EDWC_ASSIGN_OR_RETURN(c.peer_url, codec::GetText(o, "peer_url"));
   EDWC_ASSIGN_OR_RETURN(c.model, core::GetString(o, "model"));
-  EDWC_ASSIGN_OR_RETURN(int64_t count, core::GetInt(o, "count", 1, 1 << 20));
-  c.count = static_cast<int32_t>(count);
-  EDWC_ASSIGN_OR_RETURN(c.estimated_total, GetFen(o, "estimated_total_fen"));
-  EDWC_ASSIGN_OR_RETURN(c.start, GetTime(o, "start"));
-  EDWC_ASSIGN_OR_RETURN(c.finish, GetTime(o, "finish"));
-  EDWC_ASSIGN_OR_RETURN(c.why, GetText(o, "why"));
+  EDWC_ASSIGN_OR_RETURN(c.count, codec::GetI32(o, "count", 1, 1 << 20));
+  EDWC_ASSIGN_OR_RETURN(c.estimated_total, codec::GetFen(o, "estimated_total_fen"));
+  EDWC_ASSIGN_OR_RETURN(c.start, codec::GetTime(o, "start"));
+  EDWC_ASSIGN_OR_RETURN(c.finish, codec::GetTime(o, "finish"));
+  EDWC_ASSIGN_OR_RETURN(c.why, codec::GetText(o, "why"));
   return c;
 }
 
@@ -120,8 +60,8 @@ core::Result<Attempt> AttemptFromJson(const json::object& o) {
   Attempt a;
   EDWC_ASSIGN_OR_RETURN(a.center, core::GetString(o, "center"));
   EDWC_ASSIGN_OR_RETURN(a.hold_id, core::GetString(o, "hold_id"));
-  EDWC_ASSIGN_OR_RETURN(a.outcome, GetText(o, "outcome"));
-  EDWC_ASSIGN_OR_RETURN(a.at, GetTime(o, "at"));
+  EDWC_ASSIGN_OR_RETURN(a.outcome, codec::GetText(o, "outcome"));
+  EDWC_ASSIGN_OR_RETURN(a.at, codec::GetTime(o, "at"));
   return a;
 }
 
@@ -149,18 +89,10 @@ std::string HoldIdFor(std::string_view self, std::string_view job_id, size_t att
 
 }  // namespace
 
-std::string_view JobStateName(JobState state) {
-  for (const auto& [s, name] : kJobStateNames) {
-    if (s == state) return name;
-  }
-  return "unknown";
-}
+std::string_view JobStateName(JobState state) { return codec::NameOf(kJobStateNames, state); }
 
 std::optional<JobState> JobStateFromName(std::string_view name) {
-  for (const auto& [s, n] : kJobStateNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
+  return codec::ValueOf(kJobStateNames, name);
 }
 
 std::string_view OutboundKindName(Outbound::Kind kind) {
@@ -201,17 +133,17 @@ json::object ToJson(const JobRecord& j) {
                  {"failure_reason", j.failure_reason},
                  {"cancel_requested", j.cancel_requested},
                  {"version", j.version}};
-  PutTime(o, "held_at", j.held_at);
-  PutTime(o, "committed_at", j.committed_at);
-  PutTime(o, "running_at", j.running_at);
-  PutTime(o, "ended_at", j.ended_at);
+  codec::PutTime(o, "held_at", j.held_at);
+  codec::PutTime(o, "committed_at", j.committed_at);
+  codec::PutTime(o, "running_at", j.running_at);
+  codec::PutTime(o, "ended_at", j.ended_at);
   if (j.terms) o["terms"] = ToJson(*j.terms);
   if (j.usage) o["usage"] = ToJson(*j.usage);
   return o;
 }
 
 core::Result<JobRecord> JobRecordFromJson(const json::value& value) {
-  EDWC_ASSIGN_OR_RETURN(const json::object* o, AsObject(value, ""));
+  EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
       *o, {"job_id",     "idempotency_key", "owner",        "request_json",   "spec",
            "candidates", "attempts",        "state",        "hold_ttl_ms",    "created_at",
@@ -220,45 +152,34 @@ core::Result<JobRecord> JobRecordFromJson(const json::value& value) {
            "version"}));
   JobRecord j;
   EDWC_ASSIGN_OR_RETURN(j.job_id, core::GetString(*o, "job_id"));
-  EDWC_ASSIGN_OR_RETURN(j.idempotency_key, GetText(*o, "idempotency_key"));
-  EDWC_ASSIGN_OR_RETURN(j.owner, GetText(*o, "owner"));
-  EDWC_ASSIGN_OR_RETURN(j.request_json, GetText(*o, "request_json"));
-  const json::value* spec = Field(*o, "spec");
-  if (spec == nullptr) return core::InvalidArgument("is required", "spec");
-  EDWC_ASSIGN_OR_RETURN(const json::object* s, AsObject(*spec, "spec"));
-  auto parsed_spec = SpecFromJson(*s);
-  if (!parsed_spec.ok()) return Nested(parsed_spec.status(), "spec");
-  j.spec = std::move(*parsed_spec);
-  EDWC_RETURN_IF_ERROR(ReadList(*o, "candidates", CandidateFromJson, &j.candidates));
-  EDWC_RETURN_IF_ERROR(ReadList(*o, "attempts", AttemptFromJson, &j.attempts));
-  EDWC_ASSIGN_OR_RETURN(std::string state, core::GetString(*o, "state"));
-  std::optional<JobState> st = JobStateFromName(state);
-  if (!st) return core::InvalidArgument("unknown state '" + state + "'", "state");
-  j.state = *st;
+  EDWC_ASSIGN_OR_RETURN(j.idempotency_key, codec::GetText(*o, "idempotency_key"));
+  EDWC_ASSIGN_OR_RETURN(j.owner, codec::GetText(*o, "owner"));
+  EDWC_ASSIGN_OR_RETURN(j.request_json, codec::GetText(*o, "request_json"));
+  EDWC_ASSIGN_OR_RETURN(j.spec, codec::ReadObject(*o, "spec", SpecFromJson));
+  EDWC_RETURN_IF_ERROR(codec::ReadList(*o, "candidates", CandidateFromJson, &j.candidates));
+  EDWC_RETURN_IF_ERROR(codec::ReadList(*o, "attempts", AttemptFromJson, &j.attempts));
+  EDWC_ASSIGN_OR_RETURN(j.state, codec::GetEnum(*o, "state", kJobStateNames));
   EDWC_ASSIGN_OR_RETURN(int64_t ttl, core::GetInt(*o, "hold_ttl_ms", 0, int64_t{1} << 40));
   j.hold_ttl = core::Duration(ttl);
-  EDWC_ASSIGN_OR_RETURN(j.created_at, GetTime(*o, "created_at"));
+  EDWC_ASSIGN_OR_RETURN(j.created_at, codec::GetTime(*o, "created_at"));
   EDWC_ASSIGN_OR_RETURN(j.held_at, core::GetOptionalTime(*o, "held_at"));
   EDWC_ASSIGN_OR_RETURN(j.committed_at, core::GetOptionalTime(*o, "committed_at"));
   EDWC_ASSIGN_OR_RETURN(j.running_at, core::GetOptionalTime(*o, "running_at"));
   EDWC_ASSIGN_OR_RETURN(j.ended_at, core::GetOptionalTime(*o, "ended_at"));
-  EDWC_ASSIGN_OR_RETURN(j.ran_on, GetText(*o, "ran_on"));
-  if (const json::value* terms = Field(*o, "terms")) {
+  EDWC_ASSIGN_OR_RETURN(j.ran_on, codec::GetText(*o, "ran_on"));
+  if (const json::value* terms = codec::Field(*o, "terms")) {
     auto parsed = FirmTermsFromJson(*terms);
-    if (!parsed.ok()) return Nested(parsed.status(), "terms");
+    if (!parsed.ok()) return codec::Nested(parsed.status(), "terms");
     j.terms = std::move(*parsed);
   }
-  if (const json::value* usage = Field(*o, "usage")) {
+  if (const json::value* usage = codec::Field(*o, "usage")) {
     auto parsed = HoldUsageFromJson(*usage);
-    if (!parsed.ok()) return Nested(parsed.status(), "usage");
+    if (!parsed.ok()) return codec::Nested(parsed.status(), "usage");
     j.usage = std::move(*parsed);
   }
-  EDWC_ASSIGN_OR_RETURN(j.remote_state, GetText(*o, "remote_state"));
-  EDWC_ASSIGN_OR_RETURN(j.failure_reason, GetText(*o, "failure_reason"));
-  if (const json::value* c = Field(*o, "cancel_requested")) {
-    if (!c->is_bool()) return core::InvalidArgument("must be a boolean", "cancel_requested");
-    j.cancel_requested = c->get_bool();
-  }
+  EDWC_ASSIGN_OR_RETURN(j.remote_state, codec::GetText(*o, "remote_state"));
+  EDWC_ASSIGN_OR_RETURN(j.failure_reason, codec::GetText(*o, "failure_reason"));
+  EDWC_ASSIGN_OR_RETURN(j.cancel_requested, codec::GetBool(*o, "cancel_requested"));
   EDWC_ASSIGN_OR_RETURN(int64_t version,
                         core::GetInt(*o, "version", 0, std::numeric_limits<int64_t>::max()));
   j.version = static_cast<uint64_t>(version);

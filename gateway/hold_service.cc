@@ -324,21 +324,17 @@ core::Result<std::unique_ptr<HoldService>> HoldService::Create(const config::Cen
   impl->workers = std::make_unique<WorkerPool>(2);
   impl->RefreshCapacity();
   if (metrics != nullptr) {
-    metrics->AddFamily("edwc_holds", "Holds and the jobs they became here, by state.", "gauge",
-                       [weak] {
-                         Metrics::Samples out;
-                         auto self = weak.lock();
-                         if (!self) return out;
-                         std::map<std::string, double> by_state;
-                         std::lock_guard lock(self->mu);
-                         for (const auto& [id, r] : self->book.holds()) {
-                           by_state[std::string(federation::HoldStateName(r.state))] += 1;
-                         }
-                         for (auto& [state, n] : by_state) {
-                           out.emplace_back("state=\"" + state + "\"", n);
-                         }
-                         return out;
-                       });
+    metrics->AddGaugesBy("edwc_holds", "Holds and the jobs they became here, by state.", "state",
+                         [weak] {
+                           std::map<std::string, double> by_state;
+                           if (auto self = weak.lock()) {
+                             std::lock_guard lock(self->mu);
+                             for (const auto& [id, r] : self->book.holds()) {
+                               by_state[std::string(federation::HoldStateName(r.state))] += 1;
+                             }
+                           }
+                           return by_state;
+                         });
   }
   return std::unique_ptr<HoldService>(new HoldService(std::move(impl)));
 }

@@ -287,6 +287,14 @@ struct JobService::Impl : std::enable_shared_from_this<Impl> {
   void Tick();
   const JobRecord* Visible(const RouteContext& ctx, std::string_view id) const;
 
+  // The federation view, rebuilt when it changed or is a second old (liveness moves with
+  // time), and shared by the submissions meanwhile.
+  std::shared_ptr<const std::vector<federation::ViewEntry>> CurrentView(core::Time now);
+  std::mutex view_mu;
+  std::shared_ptr<const std::vector<federation::ViewEntry>> view_cache;  // GUARDED_BY(view_mu)
+  uint64_t view_version = 0;                                             // GUARDED_BY(view_mu)
+  core::Time view_at{};                                                  // GUARDED_BY(view_mu)
+
   void Submit(HttpRequest& req, const RouteContext& ctx, Respond respond);
   void List(HttpRequest& req, const RouteContext& ctx, Respond respond);
   void Show(HttpRequest& req, const RouteContext& ctx, Respond respond);
@@ -433,6 +441,19 @@ const JobRecord* JobService::Impl::Visible(const RouteContext& ctx, std::string_
   return nullptr;
 }
 
+std::shared_ptr<const std::vector<federation::ViewEntry>> JobService::Impl::CurrentView(
+    core::Time now) {
+  const uint64_t version = view->version();
+  std::lock_guard lock(view_mu);
+  if (!view_cache || version != view_version || now < view_at ||
+      now - view_at >= std::chrono::seconds(1)) {
+    view_cache = std::make_shared<const std::vector<federation::ViewEntry>>(view->View(now));
+    view_version = version;
+    view_at = now;
+  }
+  return view_cache;
+}
+
 void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond respond) {
   if (!open) return respond(NotOpen());
   auto submission = ParseSubmission(req.body);
@@ -452,6 +473,9 @@ void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond
         "a job starts when it is placed; quote a later start, and submit then", "start")));
   }
   const core::Time deadline = now + kSubmitWait;
+  // Ranked outside the router's lock: submissions place in parallel.
+  const federation::Placement placement =
+      federation::Place(submission->placement, *CurrentView(now), now);
 
   std::unique_lock lock(mu);
   if (stopped) {
@@ -470,7 +494,6 @@ void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond
     lock.unlock();
     return Process(std::move(again));
   }
-  federation::Placement placement = federation::Place(submission->placement, view->View(now), now);
   std::vector<federation::Candidate> candidates;
   const std::string objective(federation::ObjectiveName(submission->placement.objective));
   for (size_t i = 0; i < placement.quotes.size(); ++i) {
@@ -604,21 +627,17 @@ core::Result<std::unique_ptr<JobService>> JobService::Create(const config::Cente
                         HttpsPeerClient::Create(runtime, config.tls, options, nullptr));
   if (metrics != nullptr) {
     std::weak_ptr<Impl> weak = impl;
-    metrics->AddFamily("edwc_jobs", "Jobs placed by this center's brokers, by state.", "gauge",
-                       [weak] {
-                         Metrics::Samples out;
-                         auto self = weak.lock();
-                         if (!self) return out;
-                         std::map<std::string, double> by_state;
-                         std::lock_guard lock(self->mu);
-                         for (const auto& [id, j] : self->router.jobs()) {
-                           by_state[std::string(federation::JobStateName(j.state))] += 1;
-                         }
-                         for (auto& [state, n] : by_state) {
-                           out.emplace_back("state=\"" + state + "\"", n);
-                         }
-                         return out;
-                       });
+    metrics->AddGaugesBy("edwc_jobs", "Jobs placed by this center's brokers, by state.", "state",
+                         [weak] {
+                           std::map<std::string, double> by_state;
+                           if (auto self = weak.lock()) {
+                             std::lock_guard lock(self->mu);
+                             for (const auto& [id, j] : self->router.jobs()) {
+                               by_state[std::string(federation::JobStateName(j.state))] += 1;
+                             }
+                           }
+                           return by_state;
+                         });
   }
   return std::unique_ptr<JobService>(new JobService(std::move(impl)));
 }

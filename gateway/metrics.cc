@@ -60,6 +60,16 @@ void Metrics::AddFamily(std::string name, std::string help, std::string type,
   families_.push_back({std::move(name), std::move(help), std::move(type), std::move(fn)});
 }
 
+void Metrics::AddGaugesBy(std::string name, std::string help, std::string label,
+                          std::function<std::map<std::string, double>()> fn) {
+  AddFamily(std::move(name), std::move(help), "gauge",
+            [label = std::move(label), fn = std::move(fn)] {
+              Samples out;
+              for (auto& [value, n] : fn()) out.emplace_back(label + "=\"" + value + "\"", n);
+              return out;
+            });
+}
+
 namespace {
 
 void AppendCounter(std::string& out, std::string_view name, std::string_view help,

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -51,6 +52,10 @@ class Metrics {
   // e.g. {"reason=\"forged\"", 3}. `type` is "counter" or "gauge".
   using Samples = std::vector<std::pair<std::string, double>>;
   void AddFamily(std::string name, std::string help, std::string type, std::function<Samples()> fn);
+  // A gauge family with one label: fn() returns value by label value, e.g. holds by state
+  // as edwc_holds{state="held"} 3.
+  void AddGaugesBy(std::string name, std::string help, std::string label,
+                   std::function<std::map<std::string, double>()> fn);
 
   std::string RenderPrometheus() const;
 

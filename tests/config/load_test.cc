@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -322,6 +323,19 @@ TEST_F(LoadTest, FederationSectionIsOptionalAndChecked) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].key, "federation.seeds[0]");
   EXPECT_EQ(errors[1].key, "federation.gossip.refresh");
+}
+
+TEST_F(LoadTest, TheExampleConfigLoads) {
+  std::ifstream in(std::string(EDWC_SOURCE_DIR) + "/examples/center.yaml");
+  std::ostringstream text;
+  text << in.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  std::vector<ConfigError> errors;
+  auto config = Load(text.str(), &errors);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->pricing.surge, (core::SurgeRule{800, 500}));
+  EXPECT_TRUE(config->credit.has_default);
+  EXPECT_EQ(config->credit.limits.size(), 1u);
 }
 
 TEST_F(LoadTest, JobsCreditAndSurgeAreOptionalAndChecked) {

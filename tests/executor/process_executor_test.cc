@@ -23,42 +23,13 @@
 #include <string>
 #include <thread>
 
+#include "tests/executor/job_ends.h"
+
 namespace edwc::executor {
 namespace {
 
 using State = JobOutcome::State;
 using namespace std::chrono_literals;
-
-// Collects JobEnded calls.
-class Ends {
- public:
-  JobEnded Callback() {
-    return [this](const std::string& id, JobOutcome outcome) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++calls_[id];
-      outcomes_[id] = std::move(outcome);
-      cv_.notify_all();
-    };
-  }
-
-  // The outcome of `id`, waiting up to `within` for it.
-  std::optional<JobOutcome> Await(const std::string& id, std::chrono::seconds within = 20s) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, within, [&] { return outcomes_.contains(id); })) return std::nullopt;
-    return outcomes_.at(id);
-  }
-
-  int Calls(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return calls_.contains(id) ? calls_.at(id) : 0;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, JobOutcome> outcomes_;
-  std::map<std::string, int> calls_;
-};
 
 // Makes a FIFO at `path` (creating its directory) and returns the first line a writer
 // puts in it, waiting up to `within`; "" on timeout. The job writes its pid there.
@@ -152,7 +123,7 @@ TEST_F(ProcessExecutorTest, SucceedsWithDeviceVariablesAndOutputFiles) {
   auto started = executor_->Start(launch);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   EXPECT_NE(started->ref.find(':'), std::string::npos) << started->ref;
-  std::optional<JobOutcome> end = ends_.Await("job-1");
+  std::optional<JobOutcome> end = ends_.Await("job-1", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kSucceeded) << end->message;
   EXPECT_EQ(end->exit_code, 0);
@@ -177,7 +148,7 @@ TEST_F(ProcessExecutorTest, VendorVariables) {
   launch.model = "ascend-910b";
   launch.devices = {0, 1, 2, 3};
   ASSERT_TRUE(executor_->Start(launch).ok());
-  std::optional<JobOutcome> end = ends_.Await("ascend");
+  std::optional<JobOutcome> end = ends_.Await("ascend", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kSucceeded) << end->message;
   EXPECT_EQ(Read(dir_ / "ascend" / "d"), "0,1,2,3\n");
@@ -185,7 +156,7 @@ TEST_F(ProcessExecutorTest, VendorVariables) {
 
 TEST_F(ProcessExecutorTest, NonZeroExitFails) {
   ASSERT_TRUE(executor_->Start(Launch("exit-3", {"sh", "-c", "exit 3"})).ok());
-  std::optional<JobOutcome> end = ends_.Await("exit-3");
+  std::optional<JobOutcome> end = ends_.Await("exit-3", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kFailed);
   EXPECT_EQ(end->exit_code, 3);
@@ -195,7 +166,7 @@ TEST_F(ProcessExecutorTest, NonZeroExitFails) {
 TEST_F(ProcessExecutorTest, MissingCommandFailsWith127) {
   auto started = executor_->Start(Launch("missing", {"edwc-no-such-command", "arg"}));
   ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::optional<JobOutcome> end = ends_.Await("missing");
+  std::optional<JobOutcome> end = ends_.Await("missing", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kFailed);
   EXPECT_EQ(end->exit_code, 127);
@@ -208,7 +179,7 @@ TEST_F(ProcessExecutorTest, TimeLimitKillsTheJob) {
   launch.time_limit = 300ms;
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(executor_->Start(launch).ok());
-  std::optional<JobOutcome> end = ends_.Await("slow");
+  std::optional<JobOutcome> end = ends_.Await("slow", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_EQ(end->state, State::kFailed);
@@ -224,7 +195,7 @@ TEST_F(ProcessExecutorTest, SigkillFollowsAnIgnoredSigtermAfterTheGrace) {
   JobLaunch launch = Launch("stubborn", {"sh", "-c", "trap '' TERM; sleep 30"});
   launch.time_limit = 100ms;
   ASSERT_TRUE(executor_->Start(launch).ok());
-  std::optional<JobOutcome> end = ends_.Await("stubborn");
+  std::optional<JobOutcome> end = ends_.Await("stubborn", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kFailed);
   EXPECT_EQ(end->term_signal, SIGKILL) << end->message;
@@ -240,7 +211,7 @@ TEST_F(ProcessExecutorTest, ChildDoesNotInheritOtherDescriptors) {
                   ->Start(Launch(
                       "fds", {"sh", "-c", "test -e /proc/$$/fd/0 && test ! -e /proc/$$/fd/" + fd}))
                   .ok());
-  std::optional<JobOutcome> end = ends_.Await("fds");
+  std::optional<JobOutcome> end = ends_.Await("fds", 20s);
   ::close(leaked);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kSucceeded) << "fd " << fd << " leaked: " << end->message;
@@ -250,7 +221,7 @@ TEST_F(ProcessExecutorTest, CancelStopsTheJob) {
   ASSERT_TRUE(executor_->Start(Launch("long", {"sleep", "30"})).ok());
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(executor_->Cancel("long").ok());
-  std::optional<JobOutcome> end = ends_.Await("long");
+  std::optional<JobOutcome> end = ends_.Await("long", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_EQ(end->state, State::kCancelled) << end->message;
@@ -274,7 +245,7 @@ TEST_F(ProcessExecutorTest, CancelKillsGrandchildren) {
   const int pidfd = PidfdOpen(grandchild);
   ASSERT_GE(pidfd, 0);
   ASSERT_TRUE(executor_->Cancel("tree").ok());
-  std::optional<JobOutcome> end = ends_.Await("tree");
+  std::optional<JobOutcome> end = ends_.Await("tree", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kCancelled);
   EXPECT_TRUE(Gone(grandchild, pidfd));
@@ -336,7 +307,7 @@ TEST_F(ProcessExecutorTest, RecoverKillsALiveProcessAndReportsItLost) {
   auto ref = ProcessRef(pid);
   ASSERT_TRUE(ref.ok()) << ref.status().ToString();
   executor_->Recover({{"old-job", *ref}});
-  std::optional<JobOutcome> end = ends_.Await("old-job");
+  std::optional<JobOutcome> end = ends_.Await("old-job", 20s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kFailed);
   EXPECT_EQ(end->message, "lost at restart");
@@ -355,7 +326,7 @@ TEST_F(ProcessExecutorTest, RecoverStaleRefReportsLost) {
   const std::string wrong_start = std::to_string(::getpid()) + ":1";
   executor_->Recover({{"stale", wrong_start}, {"gone", "999999999:5"}, {"garbage", "x"}});
   for (const char* id : {"stale", "gone", "garbage"}) {
-    std::optional<JobOutcome> end = ends_.Await(id);
+    std::optional<JobOutcome> end = ends_.Await(id, 20s);
     ASSERT_TRUE(end.has_value()) << id;
     EXPECT_EQ(end->state, State::kFailed);
     EXPECT_EQ(end->message, "lost at restart");

@@ -22,6 +22,8 @@
 
 #include "executor/slurm_capacity.h"
 
+#include "tests/executor/job_ends.h"
+
 namespace edwc::executor {
 namespace {
 
@@ -33,33 +35,6 @@ std::string Dir() {
   std::filesystem::path dir = std::filesystem::canonical(EDWC_SLURM_DIR, ec);
   return ec ? std::string(EDWC_SLURM_DIR) : dir.string();
 }
-
-class Ends {
- public:
-  JobEnded Callback() {
-    return [this](const std::string& id, JobOutcome outcome) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++calls_[id];
-      outcomes_[id] = std::move(outcome);
-      cv_.notify_all();
-    };
-  }
-  std::optional<JobOutcome> Await(const std::string& id, std::chrono::seconds within = 60s) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, within, [&] { return outcomes_.contains(id); })) return std::nullopt;
-    return outcomes_.at(id);
-  }
-  int Calls(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return calls_.contains(id) ? calls_.at(id) : 0;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, JobOutcome> outcomes_;
-  std::map<std::string, int> calls_;
-};
 
 class SlurmExecutorTest : public ::testing::Test {
  protected:
@@ -130,7 +105,7 @@ TEST_F(SlurmExecutorTest, JobWithGpusSucceeds) {
   auto started = executor_->Start(launch);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   EXPECT_FALSE(started->ref.empty());
-  std::optional<JobOutcome> end = ends_.Await("gpu-ok");
+  std::optional<JobOutcome> end = ends_.Await("gpu-ok", 60s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kSucceeded) << end->message;
   EXPECT_EQ(end->exit_code, 0);
@@ -143,7 +118,7 @@ TEST_F(SlurmExecutorTest, JobWithGpusSucceeds) {
 TEST_F(SlurmExecutorTest, FailingJobFails) {
   auto started = executor_->Start(Launch("fail", {"sh", "-c", "exit 3"}, 0));
   ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::optional<JobOutcome> end = ends_.Await("fail");
+  std::optional<JobOutcome> end = ends_.Await("fail", 60s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kFailed);
   EXPECT_EQ(end->exit_code, 3);
@@ -182,7 +157,7 @@ TEST_F(SlurmExecutorTest, CancelledJobIsCancelledAndHeldGpusShowInCapacity) {
         << "h800 used " << h800_used();
   }
   ASSERT_TRUE(executor_->Cancel("long").ok());
-  std::optional<JobOutcome> end = ends_.Await("long");
+  std::optional<JobOutcome> end = ends_.Await("long", 60s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kCancelled) << end->message;
   EXPECT_LE(end->started, end->ended);
@@ -200,10 +175,10 @@ TEST_F(SlurmExecutorTest, RecoverFollowsTheSlurmJob) {
   auto second = MakeSlurmExecutor(Options(), after_restart.Callback(), &clock_);
   ASSERT_TRUE(second.ok());
   (*second)->Recover({{"recovered", started->ref}, {"bad", "not-a-number"}});
-  std::optional<JobOutcome> end = after_restart.Await("recovered");
+  std::optional<JobOutcome> end = after_restart.Await("recovered", 60s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(end->state, State::kSucceeded) << end->message;
-  std::optional<JobOutcome> bad = after_restart.Await("bad");
+  std::optional<JobOutcome> bad = after_restart.Await("bad", 60s);
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->state, State::kFailed);
 }

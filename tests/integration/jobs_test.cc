@@ -78,6 +78,20 @@ int FreeAt(const Cluster& cluster, const Agent& viewer, const std::string& cente
   return -1;
 }
 
+// A hold request as another gateway ("gw") would send it over the peer listener.
+federation::HoldRequest GatewayHold(const std::string& job, int32_t count,
+                                    std::chrono::milliseconds ttl) {
+  federation::HoldRequest hold;
+  hold.hold_id = "gw." + job + ".1";
+  hold.job_id = job;
+  hold.terms.model = "h20";
+  hold.terms.count = count;
+  hold.terms.duration = 10min;
+  hold.terms.command = {"true"};
+  hold.ttl = ttl;
+  return hold;
+}
+
 TEST(JobsTest, EightBrokersRaceForTheCheapestCenter) {
   Cluster cluster;
   // center0 is the cheapest with 16 devices; the others have room, each dearer.
@@ -185,14 +199,7 @@ TEST(JobsTest, ATargetKilledWhileHoldingIsPassedOverAndItsHoldExpires) {
   cluster.AwaitAllAlive();
 
   // Another gateway holds 8 devices at "cheap" (TTL 3 s), and "cheap" dies holding them.
-  federation::HoldRequest hold;
-  hold.hold_id = "gw.job-1.1";
-  hold.job_id = "job-1";
-  hold.terms.model = "h20";
-  hold.terms.count = 8;
-  hold.terms.duration = 10min;
-  hold.terms.command = {"true"};
-  hold.ttl = 3s;
+  const federation::HoldRequest hold = GatewayHold("job-1", 8, 3s);
   const std::string hold_body = json::serialize(federation::ToJson(hold));
   auto [held, record] = cluster.PeerCall(cluster[0], "gw", "POST", "/peer/v1/holds", hold_body);
   ASSERT_EQ(held, 201) << json::serialize(record);
@@ -242,14 +249,7 @@ TEST(JobsTest, RetriesHaveOneEffectAndChangedContentIsAConflict) {
   EXPECT_EQ(jobs.at("jobs").as_array().size(), 1u);
 
   // The hold protocol itself: the same hold twice is one hold; changed content conflicts.
-  federation::HoldRequest hold;
-  hold.hold_id = "gw.job-9.1";
-  hold.job_id = "job-9";
-  hold.terms.model = "h20";
-  hold.terms.count = 2;
-  hold.terms.duration = 10min;
-  hold.terms.command = {"true"};
-  hold.ttl = 30s;
+  federation::HoldRequest hold = GatewayHold("job-9", 2, 30s);
   const std::string body = json::serialize(federation::ToJson(hold));
   auto [h1, r1] = cluster.PeerCall(cluster[0], "gw", "POST", "/peer/v1/holds", body);
   auto [h2, r2] = cluster.PeerCall(cluster[0], "gw", "POST", "/peer/v1/holds", body);
