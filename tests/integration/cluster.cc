@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "config/load.h"
@@ -24,6 +25,15 @@ std::string Field(const std::string& line, const std::string& key) {
   if (at == std::string::npos) return "";
   at += key.size() + 1;
   return line.substr(at, line.find(' ', at) - at);
+}
+
+// The end of an agent's log, for failure messages.
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  return all.size() > 4000 ? "..." + all.substr(all.size() - 4000) : all;
 }
 
 std::pair<int, json::value> Parsed(const core::Result<gateway::HttpResponse>& r) {
@@ -76,7 +86,8 @@ void Cluster::Launch(Agent& a) {
   ASSERT_TRUE(child.ok()) << child.status().ToString();
   a.child = *child;
   auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
-  ASSERT_TRUE(ready.ok()) << a.id << ": " << ready.status().ToString();
+  ASSERT_TRUE(ready.ok()) << a.id << ": " << ready.status().ToString() << "\n"
+                          << LogTail(a.dir + "/agent.log");
   a.api_url = Field(*ready, "api");
   a.peer_url = Field(*ready, "peer");
   a.epoch = std::stoull(Field(*ready, "epoch"));
