@@ -2,7 +2,7 @@
 // the federation costs at rest.
 //
 //   federation_bench --edwc build/release/cli/edwc --centers 8 [--idle-seconds 10]
-//                    [--jobs 2000 --brokers 32]
+//                    [--jobs 2000 --brokers 32 [--jobs-dir DIR]]
 //
 // Starts N `edwc agent` processes (each its own CA-signed certificate, one I/O thread,
 // default gossip settings, all joining through center 0), waits until every center sees
@@ -16,6 +16,8 @@
 //    a home in turn; Idempotency-Key per job) and the figure is jobs held and committed
 //    per second: N over the time from the first submission until every job's home says
 //    it is committed or beyond (the hold, the commit and both sides' durable writes done).
+//    --jobs-dir puts the centers' job directories (jobs.work_dir) under DIR, e.g. a tmpfs
+//    as compute nodes use for scratch; RocksDB stays in the temporary directory.
 // Prints one line per figure. Nothing else should use loopback meanwhile.
 #include <signal.h>
 
@@ -102,7 +104,7 @@ int Fail(const std::string& why) {
 
 // Writes center i's config and starts its agent; returns false (with `why`) on failure.
 bool StartCenter(Center& c, const fs::path& dir, const std::string& edwc, const std::string& seed,
-                 std::string* why) {
+                 const std::string& jobs_dir, std::string* why) {
   const fs::path cdir = dir / c.id;
   fs::create_directories(cdir);
   if (auto st = gateway::IssueCenterCert((dir / "ca").string(), c.id, (cdir / "certs").string());
@@ -117,6 +119,7 @@ bool StartCenter(Center& c, const fs::path& dir, const std::string& edwc, const 
   cfg.tls = {(cdir / "certs/ca.pem").string(), (cdir / "certs/chain.pem").string(),
              (cdir / "certs/center.key").string()};
   cfg.storage.path = (cdir / "data").string();
+  if (!jobs_dir.empty()) cfg.jobs.work_dir = (fs::path(jobs_dir) / c.id).string();
   cfg.server.io_threads = 1;
   cfg.capacity.inventory = {{"h800", 64}};
   cfg.pricing.models = {{"h800", {core::Money::Fen(1800), {}}}};
@@ -244,6 +247,7 @@ int main(int argc, char** argv) {
   int idle_seconds = 10;
   int jobs = 0;
   int brokers = 32;
+  std::string jobs_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--edwc") edwc = argv[i + 1];
@@ -251,6 +255,7 @@ int main(int argc, char** argv) {
     if (k == "--idle-seconds") idle_seconds = std::stoi(argv[i + 1]);
     if (k == "--jobs") jobs = std::stoi(argv[i + 1]);
     if (k == "--brokers") brokers = std::stoi(argv[i + 1]);
+    if (k == "--jobs-dir") jobs_dir = argv[i + 1];
   }
   sigset_t chld;
   sigemptyset(&chld);
@@ -270,12 +275,15 @@ int main(int argc, char** argv) {
     }
     cli::StopChildren(children, 10s);
     fs::remove_all(dir);
+    if (!jobs_dir.empty()) {
+      for (const auto& c : centers) fs::remove_all(fs::path(jobs_dir) / c.id);
+    }
   };
   for (int i = 0; i < n; ++i) {
     Center& c = centers[static_cast<size_t>(i)];
     c.id = "bench" + std::to_string(i);
     std::string why;
-    if (!StartCenter(c, dir, edwc, i == 0 ? "" : centers[0].peer_url, &why)) {
+    if (!StartCenter(c, dir, edwc, i == 0 ? "" : centers[0].peer_url, jobs_dir, &why)) {
       cleanup();
       return Fail(why);
     }
