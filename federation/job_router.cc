@@ -268,8 +268,15 @@ void JobRouter::Send(JobRecord& job, Outbound::Kind kind, core::Time now, Router
     if (kind == Outbound::Kind::kCancel) backoff = std::min(backoff, options_.poll_every);
     Schedule(job, kind, now + backoff, backoff);
   } else if (kind == Outbound::Kind::kStatus) {
-    Schedule(job, kind, now + options_.poll_every, options_.poll_every);
+    const core::Duration every = StatusPollGap(job, now);
+    Schedule(job, kind, now + every, every);
   }
+}
+
+core::Duration JobRouter::StatusPollGap(const JobRecord& job, core::Time now) const {
+  const core::Time since = job.committed_at.value_or(now);
+  const core::Duration tenth = now > since ? (now - since) / 10 : core::Duration(0);
+  return std::clamp(tenth, options_.poll_every, std::max(options_.poll_every, options_.poll_max));
 }
 
 void JobRouter::Enter(JobRecord& job, JobState state, core::Time now) {
@@ -478,7 +485,8 @@ RouterResult JobRouter::OnCommitAnswer(std::string_view hold_id, const PeerAnswe
     if (!IsTerminal(job->state) && job->state != JobState::kHeld && p != pending_.end() &&
         p->second.kind == Outbound::Kind::kCommit) {
       // Committed: from now on the job is followed by status polls.
-      Schedule(*job, Outbound::Kind::kStatus, now + options_.poll_every, options_.poll_every);
+      Schedule(*job, Outbound::Kind::kStatus, now + StatusPollGap(*job, now),
+               StatusPollGap(*job, now));
     }
   } else if (answer.kind == PeerAnswer::Kind::kRefused && job->state == JobState::kHeld) {
     // "hold expired" / "released": its capacity went back; try the next candidate.

@@ -138,7 +138,11 @@ struct PeerAnswer {
 
 struct RouterOptions {
   std::string self_center;
-  core::Duration poll_every{5000};    // status of committed/running jobs
+  // Status of committed/running jobs: every poll_every at first; then a tenth of how long
+  // the job has been committed, up to poll_max, so that long jobs cost few polls and an
+  // end is still seen within about a tenth of the run.
+  core::Duration poll_every{5000};
+  core::Duration poll_max{60000};
   core::Duration retry_initial{500};  // first re-send of an ambiguous commit/cancel
   core::Duration retry_max{30000};    // backoff doubles up to this
 };
@@ -207,6 +211,8 @@ class JobRouter {
   void Persist(JobRecord& job, RouterResult* out);
   void Send(JobRecord& job, Outbound::Kind kind, core::Time now, RouterResult* out);
   void Schedule(const JobRecord& job, Outbound::Kind kind, core::Time due, core::Duration backoff);
+  // The wait before the next status poll of `job` (see RouterOptions::poll_every).
+  core::Duration StatusPollGap(const JobRecord& job, core::Time now) const;
 
   RouterOptions options_;
   std::map<std::string, JobRecord, std::less<>> jobs_;

@@ -148,6 +148,23 @@ TEST_F(JobRouterTest, GrantCommitRunSucceed) {
                   .to_persist.empty());
 }
 
+TEST_F(JobRouterTest, LongJobsArePolledLessOften) {
+  Submit({At("wuhu")});
+  router_.OnHoldAnswer("qingpu.job1.1",
+                       PeerAnswer::Record(Remote("qingpu.job1.1", HoldState::kHeld)), kT0);
+  router_.OnCommitAnswer("qingpu.job1.1",
+                         PeerAnswer::Record(Remote("qingpu.job1.1", HoldState::kRunning)), kT0);
+  // Fresh: every poll_every (5 s).
+  ASSERT_EQ(router_.Tick(kT0 + seconds(5)).to_send.size(), 1u);
+  EXPECT_EQ(router_.NextDeadline(), kT0 + seconds(10));
+  // Committed 200 s ago: a tenth of that (20 s).
+  ASSERT_EQ(router_.Tick(kT0 + seconds(200)).to_send.size(), 1u);
+  EXPECT_EQ(router_.NextDeadline(), kT0 + seconds(220));
+  // Committed an hour ago: capped at poll_max (60 s).
+  ASSERT_EQ(router_.Tick(kT0 + seconds(3600)).to_send.size(), 1u);
+  EXPECT_EQ(router_.NextDeadline(), kT0 + seconds(3660));
+}
+
 TEST_F(JobRouterTest, ExpiredHoldAtCommitMovesOn) {
   Submit({At("wuhu"), At("tianfu")});
   router_.OnHoldAnswer("qingpu.job1.1",
