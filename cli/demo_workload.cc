@@ -129,7 +129,7 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
   }
 
   std::printf("\nHow they ended (GET /v1/jobs/{id}):\n\n  %-16s %-10s %-10s %8s %10s  %s\n", "JOB",
-              "STATE", "CENTER", "DEV-SEC", "COST (¥)", "EXIT");
+              "STATE", "CENTER", "DEV-SEC", "COST (¥)", "HOW IT ENDED");
   const auto deadline = std::chrono::steady_clock::now() + within;
   for (const auto& [job, id] : placed) {
     json::object last;
