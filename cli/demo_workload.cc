@@ -99,7 +99,9 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
               home.id.c_str(), home.zone.c_str(), std::size(kJobs));
   std::vector<std::pair<const SampleJob*, std::string>> placed;  // job, id
   for (const SampleJob& job : kJobs) {
-    const std::string request = "{" + ReplaceAll(job.placement, "$HOME", home.id) + "}";
+    std::string request = "{";  // appended: GCC 12 warns falsely on "{" + string (-Wrestrict)
+    request += ReplaceAll(job.placement, "$HOME", home.id);
+    request += '}';
     std::printf("  %-16s %s\n", job.name, job.what);
     auto quote = (*client)->Request("POST", "/v1/quotes", request, auth);
     if (quote.ok() && quote->status == 200) {
