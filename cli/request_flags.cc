@@ -230,7 +230,9 @@ core::Result<int64_t> ParseSizeBytes(std::string_view text) {
     if (unit != name) continue;
     const Int128 product = mantissa * factor;
     if (product % scale != 0) {
-      return core::InvalidArgument("'" + std::string(text) + "' is not a whole number of bytes");
+      std::string why(text);  // built by appends: GCC 12 warns falsely on "'" + string
+      why += "' is not a whole number of bytes";
+      return core::InvalidArgument("'" + why);
     }
     const Int128 bytes = product / scale;
     if (bytes > INT64_MAX) return core::InvalidArgument("size out of range");
