@@ -2,7 +2,7 @@
 // the federation costs at rest.
 //
 //   federation_bench --edwc build/release/cli/edwc --centers 8 [--idle-seconds 10]
-//                    [--jobs 2000 --brokers 32 [--jobs-dir DIR]]
+//                    [--jobs 2000 --brokers 32 [--jobs-dir DIR] [--job-command PATH]]
 //
 // Starts N `edwc agent` processes (each its own CA-signed certificate, one I/O thread,
 // default gossip settings, all joining through center 0), waits until every center sees
@@ -12,12 +12,14 @@
 //  - a price change: rewrites center 0's config with a new h800 price (the agent applies
 //    it without a restart); t0 is when center 0's own view shows it, and the result is
 //    the time until every center's view shows it.
-//  - with --jobs N: --brokers threads submit N jobs (1 h800 each, `true`, every center
+//  - with --jobs N: --brokers threads submit N jobs (1 h800 each, every center
 //    a home in turn; Idempotency-Key per job) and the figure is jobs held and committed
 //    per second: N over the time from the first submission until every job's home says
 //    it is committed or beyond (the hold, the commit and both sides' durable writes done).
 //    --jobs-dir puts the centers' job directories (jobs.work_dir) under DIR, e.g. a tmpfs
 //    as compute nodes use for scratch; RocksDB stays in the temporary directory.
+//    --job-command runs PATH instead of `true` (bench/noop_job: a static binary that
+//    exits at once, so that the figure is the gateways' work and not the dynamic loader's).
 // Prints one line per figure. Nothing else should use loopback meanwhile.
 #include <signal.h>
 
@@ -171,9 +173,15 @@ std::optional<std::chrono::milliseconds> AwaitAll(std::vector<Center>& centers, 
 }
 
 // Jobs held and committed per second across the federation; see the top of the file.
-bool RunJobs(std::vector<Center>& centers, int jobs, int brokers, std::string* why) {
+bool RunJobs(std::vector<Center>& centers, int jobs, int brokers, const std::string& job_command,
+             std::string* why) {
   std::vector<std::vector<std::pair<size_t, std::string>>> placed(static_cast<size_t>(brokers));
   std::atomic<int> next{0}, failures{0};
+  const std::string body =
+      json::serialize(json::object{{"model", "h800"},
+                                   {"count", 1},
+                                   {"duration_minutes", 10},
+                                   {"command", json::array{json::value(job_command)}}});
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int b = 0; b < brokers; ++b) {
@@ -187,12 +195,10 @@ bool RunJobs(std::vector<Center>& centers, int jobs, int brokers, std::string* w
       }
       for (int j = next++; j < jobs; j = next++) {
         const size_t home = static_cast<size_t>(j) % centers.size();
-        auto r = clients[home]->Request(
-            "POST", "/v1/jobs",
-            R"({"model":"h800","count":1,"duration_minutes":10,"command":["true"]})",
-            {{"authorization", std::string("Bearer ") + kBrokerToken},
-             {"content-type", "application/json"},
-             {"idempotency-key", "bench-" + std::to_string(j)}});
+        auto r = clients[home]->Request("POST", "/v1/jobs", body,
+                                        {{"authorization", std::string("Bearer ") + kBrokerToken},
+                                         {"content-type", "application/json"},
+                                         {"idempotency-key", "bench-" + std::to_string(j)}});
         auto doc = r.ok() ? core::ParseJsonObject(r->body) : core::Result<json::object>(r.status());
         if (!r.ok() || r->status >= 300 || !doc.ok()) {
           ++failures;
@@ -248,6 +254,7 @@ int main(int argc, char** argv) {
   int jobs = 0;
   int brokers = 32;
   std::string jobs_dir;
+  std::string job_command = "true";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--edwc") edwc = argv[i + 1];
@@ -256,6 +263,7 @@ int main(int argc, char** argv) {
     if (k == "--jobs") jobs = std::stoi(argv[i + 1]);
     if (k == "--brokers") brokers = std::stoi(argv[i + 1]);
     if (k == "--jobs-dir") jobs_dir = argv[i + 1];
+    if (k == "--job-command") job_command = argv[i + 1];
   }
   sigset_t chld;
   sigemptyset(&chld);
@@ -350,7 +358,7 @@ int main(int argc, char** argv) {
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - edited).count()));
   if (jobs > 0) {
     std::string why;
-    if (!RunJobs(centers, jobs, brokers, &why)) {
+    if (!RunJobs(centers, jobs, brokers, job_command, &why)) {
       cleanup();
       return Fail(why);
     }

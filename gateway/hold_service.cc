@@ -34,6 +34,8 @@ HttpResponse HoldAnswer(int status, const HoldRecord& record) {
   return HttpResponse::Json(status, json::serialize(o));
 }
 
+constexpr size_t kMaxStatusIds = 1000;
+
 HttpResponse Unavailable(std::string message) {
   return HttpResponse::Error(core::Status(core::Code::kUnavailable, std::move(message)));
 }
@@ -87,6 +89,7 @@ struct HoldService::Impl : std::enable_shared_from_this<Impl> {
   void Apply(federation::HoldOpResult r);
 
   void HandleCreate(HttpRequest& req, Respond respond);
+  void HandleStatus(HttpRequest& req, Respond respond);
   void HandleOp(HttpRequest& req, const RouteContext& ctx, Respond respond,
                 federation::HoldOpResult (federation::HoldBook::*op)(std::string_view,
                                                                      std::string_view, core::Time));
@@ -309,6 +312,40 @@ void HoldService::Impl::HandleGet(HttpRequest& req, const RouteContext& ctx, Res
   respond(HoldAnswer(200, it->second));
 }
 
+// {"ids": [hold id, ..]} -> {"holds": [the durable record of each that is the caller's],
+// "unknown": [the others]}: one router's status polls of many jobs in one request.
+void HoldService::Impl::HandleStatus(HttpRequest& req, Respond respond) {
+  if (!open) return respond(Unavailable("not ready: storage is still opening"));
+  auto body = core::ParseJsonObject(req.body);
+  if (!body.ok()) return respond(HttpResponse::Error(body.status()));
+  if (auto st = core::RejectUnknownFields(*body, {"ids"}); !st.ok()) {
+    return respond(HttpResponse::Error(st));
+  }
+  const json::value* ids = body->if_contains("ids");
+  if (ids == nullptr || !ids->is_array()) {
+    return respond(HttpResponse::Error(core::InvalidArgument("must be a list of hold ids", "ids")));
+  }
+  if (ids->as_array().size() > kMaxStatusIds) {
+    return respond(HttpResponse::Error(core::InvalidArgument(
+        "at most " + std::to_string(kMaxStatusIds) + " hold ids per request", "ids")));
+  }
+  json::array holds, unknown;
+  std::lock_guard lock(mu);
+  for (const json::value& id : ids->as_array()) {
+    if (!id.is_string()) {
+      return respond(HttpResponse::Error(core::InvalidArgument("must be strings", "ids")));
+    }
+    auto it = durable.find(std::string_view(id.as_string()));
+    if (it == durable.end() || it->second.router != req.peer_center) {
+      unknown.push_back(id);
+    } else {
+      holds.push_back(federation::ToJson(it->second));
+    }
+  }
+  respond(HttpResponse::Json(200, json::serialize(json::object{{"holds", std::move(holds)},
+                                                               {"unknown", std::move(unknown)}})));
+}
+
 core::Result<std::unique_ptr<HoldService>> HoldService::Create(const config::CenterConfig& config,
                                                                executor::CapacitySource* inventory,
                                                                ExecutorFactory make_executor,
@@ -420,6 +457,10 @@ void HoldService::RegisterRoutes(Router& peer_router) {
                       p->HandleOp(req, ctx, std::move(respond), op);
                     });
   }
+  peer_router.Add("POST", "/peer/v1/jobs/status", Access::Public(),
+                  [p](HttpRequest& req, const RouteContext&, Respond respond) {
+                    p->HandleStatus(req, std::move(respond));
+                  });
   peer_router.Add("GET", "/peer/v1/jobs/{id}", Access::Public(),
                   [p](HttpRequest& req, const RouteContext& ctx, Respond respond) {
                     p->HandleGet(req, ctx, std::move(respond));

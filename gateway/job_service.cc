@@ -37,6 +37,7 @@ constexpr std::string_view kKeyPrefix = "k/";
 constexpr size_t kMaxCommandArgs = 256;
 constexpr size_t kMaxEnv = 64;
 constexpr int64_t kDefaultPage = 100;
+constexpr size_t kMaxStatusBatch = 256;  // jobs asked about in one status request
 
 std::string JobKey(std::string_view id) { return std::string(kJobPrefix) + std::string(id); }
 std::string IdempotencyKey(std::string_view owner, std::string_view key) {
@@ -279,8 +280,20 @@ struct JobService::Impl : std::enable_shared_from_this<Impl> {
   std::vector<Outbound> recovered;                                  // GUARDED_BY(mu)
   bool stopped = false;                                             // GUARDED_BY(mu)
 
+  // Status polls of jobs at one target, grouped: one request per target at a time asks
+  // for every job queued for it meanwhile (as the store groups syncs).
+  struct StatusBatch {
+    std::vector<Outbound> queued;
+    bool in_flight = false;
+  };
+  std::mutex status_mu;
+  std::map<std::string, StatusBatch, std::less<>> status_batches;  // GUARDED_BY(status_mu)
+
   void Process(RouterResult r, storage::Batch extra = {});
   void Send(Outbound o);
+  void QueueStatus(Outbound o);
+  void SendStatusBatch(const std::string& peer_url);
+  void OnStatusBatch(const std::vector<Outbound>& batch, const core::Result<PeerResponse>& r);
   void OnAnswer(const Outbound& o, const core::Result<PeerResponse>& r);
   void Account(const JobRecord& job);
   void Notify(const std::vector<std::string>& jobs);
@@ -327,13 +340,11 @@ void JobService::Impl::Process(RouterResult r, storage::Batch extra) {
 }
 
 void JobService::Impl::Send(Outbound o) {
+  if (o.kind == Outbound::Kind::kStatus) return QueueStatus(std::move(o));
   std::string target;
   switch (o.kind) {
     case Outbound::Kind::kHold:
       target = "/peer/v1/holds";
-      break;
-    case Outbound::Kind::kStatus:
-      target = "/peer/v1/jobs/" + o.hold_id;
       break;
     default:
       target =
@@ -342,12 +353,77 @@ void JobService::Impl::Send(Outbound o) {
   auto done = [self = shared_from_this(), o](core::Result<PeerResponse> r) {
     self->OnAnswer(o, r);
   };
-  if (o.kind == Outbound::Kind::kStatus) {
-    peers->Get(o.peer_url, std::move(target), /*idempotent=*/true, std::move(done));
-  } else {
-    // Every hold message carries its hold id: a retry has one effect at the target.
-    peers->Post(o.peer_url, std::move(target), o.body, /*idempotent=*/true, std::move(done));
+  // Every hold message carries its hold id: a retry has one effect at the target.
+  peers->Post(o.peer_url, std::move(target), o.body, /*idempotent=*/true, std::move(done));
+}
+
+void JobService::Impl::QueueStatus(Outbound o) {
+  std::string peer = o.peer_url;
+  {
+    std::lock_guard lock(status_mu);
+    StatusBatch& b = status_batches[peer];
+    b.queued.push_back(std::move(o));
+    if (b.in_flight) return;
   }
+  SendStatusBatch(peer);
+}
+
+void JobService::Impl::SendStatusBatch(const std::string& peer_url) {
+  std::vector<Outbound> batch;
+  {
+    std::lock_guard lock(status_mu);
+    StatusBatch& b = status_batches[peer_url];
+    const size_t n = std::min(b.queued.size(), kMaxStatusBatch);
+    b.in_flight = n > 0;
+    batch.assign(std::make_move_iterator(b.queued.begin()),
+                 std::make_move_iterator(b.queued.begin() + static_cast<std::ptrdiff_t>(n)));
+    b.queued.erase(b.queued.begin(), b.queued.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (batch.empty()) return;
+  json::array ids;
+  for (const Outbound& o : batch) ids.emplace_back(o.hold_id);
+  peers->Post(peer_url, "/peer/v1/jobs/status", json::serialize(json::object{{"ids", ids}}),
+              /*idempotent=*/true,
+              [self = shared_from_this(), batch = std::move(batch),
+               peer_url](core::Result<PeerResponse> r) {
+                self->OnStatusBatch(batch, r);
+                self->SendStatusBatch(peer_url);
+              });
+}
+
+// Hands each job of a status batch its record. A failed batch changes nothing: each job
+// was already scheduled for its next poll when it was queued.
+void JobService::Impl::OnStatusBatch(const std::vector<Outbound>& batch,
+                                     const core::Result<PeerResponse>& r) {
+  if (!r.ok() || r->status != 200) return;
+  auto body = core::ParseJsonObject(r->body);
+  const json::value* holds = body.ok() ? body->if_contains("holds") : nullptr;
+  if (holds == nullptr || !holds->is_array()) {
+    core::LogWarn("jobs", "unreadable status answer from " + batch.front().center);
+    return;
+  }
+  // Only the jobs asked about: a target speaks for its own holds, not for others'.
+  std::set<std::string_view> asked;
+  for (const Outbound& o : batch) asked.insert(o.hold_id);
+  std::vector<federation::HoldRecord> records;
+  for (const json::value& h : holds->as_array()) {
+    auto record = federation::HoldRecordFromJson(h);
+    if (record.ok() && asked.contains(record->hold_id))
+      records.push_back(std::move(record).value());
+  }
+  const core::Time now = clock->Now();
+  RouterResult all;
+  {
+    std::lock_guard lock(mu);
+    if (stopped) return;
+    for (federation::HoldRecord& record : records) {
+      std::string id = record.hold_id;
+      RouterResult one = router.OnStatus(id, PeerAnswer::Record(std::move(record)), now);
+      std::move(one.to_persist.begin(), one.to_persist.end(), std::back_inserter(all.to_persist));
+      std::move(one.to_send.begin(), one.to_send.end(), std::back_inserter(all.to_send));
+    }
+  }
+  Process(std::move(all));
 }
 
 void JobService::Impl::OnAnswer(const Outbound& o, const core::Result<PeerResponse>& r) {

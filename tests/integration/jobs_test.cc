@@ -272,6 +272,21 @@ TEST(JobsTest, RetriesHaveOneEffectAndChangedContentIsAConflict) {
   auto [other, nothing] =
       cluster.PeerCall(cluster[0], "gw2", "GET", "/peer/v1/jobs/" + hold.hold_id);
   EXPECT_EQ(other, 404) << json::serialize(nothing);
+
+  // Status of many jobs in one request: each caller sees only its own holds.
+  const std::string ids = R"({"ids":[")" + hold.hold_id + R"(","gw.nope.1"]})";
+  auto [s1, mine] = cluster.PeerCall(cluster[0], "gw", "POST", "/peer/v1/jobs/status", ids);
+  ASSERT_EQ(s1, 200) << json::serialize(mine);
+  ASSERT_EQ(mine.at("holds").as_array().size(), 1u);
+  EXPECT_EQ(Str(mine.at("holds").at(0), "hold_id"), hold.hold_id);
+  EXPECT_EQ(mine.at("unknown"), json::parse(R"(["gw.nope.1"])"));
+  auto [s2, theirs] = cluster.PeerCall(cluster[0], "gw2", "POST", "/peer/v1/jobs/status", ids);
+  ASSERT_EQ(s2, 200);
+  EXPECT_TRUE(theirs.at("holds").as_array().empty()) << json::serialize(theirs);
+  auto [s3, bad] =
+      cluster.PeerCall(cluster[0], "gw", "POST", "/peer/v1/jobs/status", R"({"ids":[1]})");
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(Str(bad.at("error"), "field"), "ids") << json::serialize(bad);
 }
 
 TEST(JobsTest, ACenterOverItsCreditLimitIsTurnedAway) {
