@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dataset.h"
 #include "core/money.h"
 #include "core/price_schedule.h"
 
@@ -159,6 +160,16 @@ struct JobSettings {
   bool operator==(const JobSettings&) const = default;
 };
 
+// datasets: where this center keeps datasets and how it moves them (docs/datasets.md).
+struct DatasetSettings {
+  std::string dir;  // dataset files and manifests; default <storage.path>.datasets
+  int64_t chunk_size_bytes = core::kDefaultChunkSize;  // of uploads here (64 KiB..64 MiB)
+  int32_t streams = 4;  // chunks one incoming transfer fetches at once (1..64)
+  // Where datasets may be copied; checked at both ends of a transfer, in order.
+  std::vector<core::ResidencyRule> residency;
+  bool operator==(const DatasetSettings&) const = default;
+};
+
 struct CreditLimit {
   std::string center;
   core::Money limit;
@@ -187,6 +198,7 @@ struct CenterConfig {
   std::vector<TokenEntry> tokens;  // auth.tokens
   FederationConfig federation;
   JobSettings jobs;
+  DatasetSettings datasets;
   CreditConfig credit;
   bool operator==(const CenterConfig&) const = default;
 };

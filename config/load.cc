@@ -42,9 +42,9 @@ constexpr std::string_view kHubs[] = {
     "jing-jin-ji",    "yangtze-delta", "greater-bay", "chengdu-chongqing",
     "inner-mongolia", "guizhou",       "gansu",       "ningxia"};
 constexpr std::string_view kRoles[] = {"viewer", "broker", "finance", "operator"};
-constexpr std::string_view kTopKeys[] = {"center",     "listen",   "tls",     "storage",
-                                         "server",     "capacity", "pricing", "auth",
-                                         "federation", "jobs",     "credit"};
+constexpr std::string_view kTopKeys[] = {"center",     "listen",   "tls",      "storage",
+                                         "server",     "capacity", "pricing",  "auth",
+                                         "federation", "jobs",     "datasets", "credit"};
 
 constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
@@ -449,6 +449,8 @@ class ConfigParser {
   void ParseFederation(const Field& field, FederationConfig* out);
   void ParseJobs(const Field& field, JobSettings* out);
   void ParseCredit(const Field& field, CreditConfig* out);
+  void ParseDatasets(const Field& field, DatasetSettings* out);
+  void ParseResidency(const Field& field, std::vector<core::ResidencyRule>* out);
   std::vector<std::string> ParseList(
       const Field& field,
       const std::function<std::optional<std::string>(std::string_view, std::string*)>& rule);
@@ -551,6 +553,10 @@ CenterConfig ConfigParser::Parse(const YAML::Node& root) {
   if (auto f = Find(*top, "jobs", Presence::kOptional)) ParseJobs(*f, &config.jobs);
   if (config.jobs.work_dir.empty() && !config.storage.path.empty()) {
     config.jobs.work_dir = config.storage.path + ".jobs";
+  }
+  if (auto f = Find(*top, "datasets", Presence::kOptional)) ParseDatasets(*f, &config.datasets);
+  if (config.datasets.dir.empty() && !config.storage.path.empty()) {
+    config.datasets.dir = config.storage.path + ".datasets";
   }
   if (auto f = Find(*top, "credit", Presence::kOptional)) ParseCredit(*f, &config.credit);
   return config;
@@ -848,6 +854,47 @@ void ConfigParser::ParseJobs(const Field& field, JobSettings* out) {
   }
   if (auto v = Get(*m, "poll", DurationIn(milliseconds(100), milliseconds(60000)), kOpt)) {
     out->poll = *v;
+  }
+}
+
+void ConfigParser::ParseDatasets(const Field& field, DatasetSettings* out) {
+  auto m = Map(field, {"dir", "chunk_size", "streams", "residency"});
+  if (!m) return;
+  constexpr auto kOpt = Presence::kOptional;
+  if (m->fields.contains(std::string_view("dir"))) {
+    if (auto path = ParsePath(*m, "dir")) out->dir = *path;
+  }
+  if (auto v = Get(*m, "chunk_size", SizeIn(core::kMinChunkSize, core::kMaxChunkSize), kOpt)) {
+    out->chunk_size_bytes = static_cast<int64_t>(*v);
+  }
+  if (auto v = Get(*m, "streams", IntegerIn(1, 64), kOpt)) out->streams = static_cast<int32_t>(*v);
+  if (auto f = Find(*m, "residency", kOpt)) ParseResidency(*f, &out->residency);
+}
+
+void ConfigParser::ParseResidency(const Field& field, std::vector<core::ResidencyRule>* out) {
+  if (!IsSequence(field)) return;
+  auto zone = TextMatching(IsZoneName, "a zone is 1-63 characters of [a-z0-9-]");
+  std::map<std::string, std::string> seen;  // rule name -> path of its first use
+  for (size_t i = 0; i < field.node.size(); ++i) {
+    auto item =
+        Map(Field{field.node[i], At(field.path, i)}, {"name", "zones", "tags", "allow_zones"});
+    if (!item) continue;
+    core::ResidencyRule rule;
+    auto name =
+        Get(*item, "name", TextMatching(IsZoneName, "a rule name is 1-63 characters of [a-z0-9-]"));
+    if (name) {
+      const Field& f = item->fields.at("name");
+      auto [previous, inserted] = seen.emplace(*name, f.path);
+      if (!inserted)
+        Fail(f.node, f.path, "duplicate rule " + *name + " (also at " + previous->second + ")");
+      rule.name = *name;
+    }
+    if (auto f = Find(*item, "zones", Presence::kOptional)) rule.zones = ParseList(*f, zone);
+    if (auto f = Find(*item, "tags", Presence::kOptional)) {
+      rule.tags = ParseList(*f, TextMatching(IsZoneName, "a tag is 1-63 characters of [a-z0-9-]"));
+    }
+    if (auto f = Find(*item, "allow_zones")) rule.allow_zones = ParseList(*f, zone);
+    out->push_back(std::move(rule));
   }
 }
 
@@ -1221,6 +1268,16 @@ std::string RenderCenterConfig(const CenterConfig& c) {
   if (!c.jobs.work_dir.empty()) out << "  work_dir: " << q(c.jobs.work_dir) << "\n";
   out << "  hold_ttl: " << FormatDuration(c.jobs.hold_ttl) << "\n"
       << "  poll: " << FormatDuration(c.jobs.poll) << "\n";
+  out << "datasets:\n";
+  // Empty in configs built in code: the loader's default (<storage.path>.datasets) applies.
+  if (!c.datasets.dir.empty()) out << "  dir: " << q(c.datasets.dir) << "\n";
+  out << "  chunk_size: " << FormatSize(static_cast<uint64_t>(c.datasets.chunk_size_bytes)) << "\n"
+      << "  streams: " << c.datasets.streams << "\n"
+      << "  residency:" << (c.datasets.residency.empty() ? " []\n" : "\n");
+  for (const core::ResidencyRule& r : c.datasets.residency) {
+    out << "    - {name: " << q(r.name) << ", zones: " << list(r.zones)
+        << ", tags: " << list(r.tags) << ", allow_zones: " << list(r.allow_zones) << "}\n";
+  }
   if (c.credit.has_default || !c.credit.limits.empty()) {
     out << "credit:\n";
     if (c.credit.has_default) {

@@ -1,5 +1,6 @@
 #include "federation/advert.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <limits>
 #include <utility>
@@ -160,6 +161,12 @@ std::string CanonicalBytes(const CapacityAdvert& a) {
   w.I64(a.total_fp16_dense_tflops);
   w.Str(a.certificate_pem);
   return w.Take();
+}
+
+const LinkAdvert* AdvertisedLink(const CapacityAdvert& from, std::string_view to) {
+  auto it = std::lower_bound(from.links.begin(), from.links.end(), to,
+                             [](const LinkAdvert& l, std::string_view c) { return l.center < c; });
+  return it != from.links.end() && it->center == to && it->bandwidth_mbps > 0 ? &*it : nullptr;
 }
 
 core::Status ValidateAdvert(const CapacityAdvert& a) {

@@ -86,6 +86,10 @@ std::string CanonicalBytes(const CapacityAdvert& advert);
 // ("models[1].free").
 core::Status ValidateAdvert(const CapacityAdvert& advert);
 
+// The link `from` advertises to `to` with a positive bandwidth, or null. REQUIRES: links
+// sorted by center (ValidateAdvert).
+const LinkAdvert* AdvertisedLink(const CapacityAdvert& from, std::string_view to);
+
 // JSON codec for the wire and storage. `signature` and `certificate_pem` travel as
 // base64 and PEM text. FromJson checks types, ranges and required fields (not the
 // signature: see AdvertVerifier).

@@ -6,6 +6,8 @@
 #include <set>
 #include <utility>
 
+#include "core/dataset.h"
+#include "core/ids.h"
 #include "core/json.h"
 #include "federation/codec.h"
 #include "pricing/price.h"
@@ -35,12 +37,49 @@ json::object TermsToJson(const HoldTerms& t) {
                  {"command", std::move(command)},
                  {"env", std::move(env)}};
   if (t.price_cap) o["price_cap_fen"] = t.price_cap->fen();
+  if (!t.inputs.empty()) {
+    json::array inputs;
+    for (const JobInput& in : t.inputs) {
+      inputs.push_back(json::object{{"dataset", in.dataset},
+                                    {"center", in.center},
+                                    {"sha256", in.sha256},
+                                    {"size", in.size}});
+    }
+    o["inputs"] = std::move(inputs);
+  }
   return o;
+}
+
+core::Result<JobInput> InputFromJson(const json::object& o) {
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"dataset", "center", "sha256", "size"}));
+  JobInput in;
+  EDWC_ASSIGN_OR_RETURN(in.dataset, core::GetString(o, "dataset"));
+  EDWC_ASSIGN_OR_RETURN(in.center, core::GetString(o, "center"));
+  EDWC_ASSIGN_OR_RETURN(in.sha256, core::GetString(o, "sha256"));
+  EDWC_ASSIGN_OR_RETURN(in.size, core::GetInt(o, "size", 0, core::kMaxDatasetSize));
+  if (!core::ValidDatasetName(in.dataset))
+    return core::InvalidArgument("not a dataset name", "dataset");
+  if (!core::IsValidCenterId(in.center)) return core::InvalidArgument("not a center id", "center");
+  if (!core::ValidSha256Hex(in.sha256)) return core::InvalidArgument("not a SHA-256", "sha256");
+  return in;
+}
+
+json::object OutputToJson(const JobOutput& out) {
+  return {{"dataset", out.dataset}, {"size", out.size}, {"sha256", out.sha256}};
+}
+
+core::Result<JobOutput> OutputFromJson(const json::object& o) {
+  EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(o, {"dataset", "size", "sha256"}));
+  JobOutput out;
+  EDWC_ASSIGN_OR_RETURN(out.dataset, core::GetString(o, "dataset"));
+  EDWC_ASSIGN_OR_RETURN(out.size, core::GetInt(o, "size", 0, core::kMaxDatasetSize));
+  EDWC_ASSIGN_OR_RETURN(out.sha256, core::GetString(o, "sha256"));
+  return out;
 }
 
 core::Result<HoldTerms> TermsFromJson(const json::object& o) {
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
-      o, {"model", "count", "duration_ms", "price_cap_fen", "command", "env"}));
+      o, {"model", "count", "duration_ms", "price_cap_fen", "command", "env", "inputs"}));
   HoldTerms t;
   EDWC_ASSIGN_OR_RETURN(t.model, core::GetString(o, "model"));
   EDWC_ASSIGN_OR_RETURN(t.count, codec::GetI32(o, "count", 1, 1 << 20));
@@ -64,6 +103,16 @@ core::Result<HoldTerms> TermsFromJson(const json::object& o) {
       return core::Status::Ok();
     }));
   }
+  if (codec::Field(o, "inputs") != nullptr) {
+    EDWC_RETURN_IF_ERROR(codec::ForEachObject(o, "inputs", [&](const json::object& e) {
+      EDWC_ASSIGN_OR_RETURN(JobInput in, InputFromJson(e));
+      t.inputs.push_back(std::move(in));
+      return core::Status::Ok();
+    }));
+    if (t.inputs.size() > kMaxJobInputs) {
+      return core::InvalidArgument("at most " + std::to_string(kMaxJobInputs), "inputs");
+    }
+  }
   return t;
 }
 
@@ -76,6 +125,7 @@ std::string FirstDifference(const HoldRecord& r, const HoldRequest& q) {
   if (r.terms.price_cap != q.terms.price_cap) return "price_cap_fen";
   if (r.terms.command != q.terms.command) return "command";
   if (r.terms.env != q.terms.env) return "env";
+  if (r.terms.inputs != q.terms.inputs) return "inputs";
   return {};
 }
 
@@ -143,18 +193,20 @@ core::Result<FirmTerms> FirmTermsFromJson(const json::value& value) {
 }
 
 json::object ToJson(const HoldUsage& usage) {
-  return json::object{{"started", core::FormatRfc3339(usage.started)},
-                      {"ended", core::FormatRfc3339(usage.ended)},
-                      {"accelerator_ms", usage.accelerator_ms},
-                      {"exit_code", usage.exit_code},
-                      {"message", usage.message},
-                      {"cost_fen", usage.cost.fen()}};
+  json::object o{{"started", core::FormatRfc3339(usage.started)},
+                 {"ended", core::FormatRfc3339(usage.ended)},
+                 {"accelerator_ms", usage.accelerator_ms},
+                 {"exit_code", usage.exit_code},
+                 {"message", usage.message},
+                 {"cost_fen", usage.cost.fen()}};
+  if (usage.output) o["output"] = OutputToJson(*usage.output);
+  return o;
 }
 
 core::Result<HoldUsage> HoldUsageFromJson(const json::value& value) {
   EDWC_ASSIGN_OR_RETURN(const json::object* o, codec::AsObject(value, ""));
   EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(
-      *o, {"started", "ended", "accelerator_ms", "exit_code", "message", "cost_fen"}));
+      *o, {"started", "ended", "accelerator_ms", "exit_code", "message", "cost_fen", "output"}));
   HoldUsage u;
   EDWC_ASSIGN_OR_RETURN(u.started, codec::GetTime(*o, "started"));
   EDWC_ASSIGN_OR_RETURN(u.ended, codec::GetTime(*o, "ended"));
@@ -163,6 +215,9 @@ core::Result<HoldUsage> HoldUsageFromJson(const json::value& value) {
   EDWC_ASSIGN_OR_RETURN(u.exit_code, codec::GetI32(*o, "exit_code", INT32_MIN, INT32_MAX));
   EDWC_ASSIGN_OR_RETURN(u.message, codec::GetText(*o, "message"));
   EDWC_ASSIGN_OR_RETURN(u.cost, codec::GetFen(*o, "cost_fen"));
+  if (codec::Field(*o, "output") != nullptr) {
+    EDWC_ASSIGN_OR_RETURN(u.output, codec::ReadObject(*o, "output", OutputFromJson));
+  }
   return u;
 }
 
@@ -507,6 +562,7 @@ HoldOpResult HoldBook::MarkEnded(std::string_view hold_id, const ExecutorOutcome
     u.accelerator_ms = int64_t{r.terms.count} * (u.ended - u.started).count();
     u.exit_code = outcome.exit_code;
     u.message = outcome.message;
+    u.output = outcome.output;
     core::Result<core::Money> cost = Cost(r.firm, r.terms.count, u.started, u.ended);
     if (cost.ok()) {
       u.cost = *cost;

@@ -59,6 +59,25 @@ inline bool IsTerminal(HoldState s) { return !IsActive(s); }
 
 // What the router asks for. All of it is compared for idempotency (except the TTL,
 // which is a transport parameter a retry may recompute).
+// A dataset a job reads, pinned to its content: the executing center pulls exactly this
+// copy (a transfer from `center`) before the job starts.
+struct JobInput {
+  std::string dataset;  // its name at `center`
+  std::string center;   // where it is
+  std::string sha256;   // of the whole dataset, from its manifest at submission
+  int64_t size = 0;
+  bool operator==(const JobInput&) const = default;
+};
+inline constexpr size_t kMaxJobInputs = 16;
+
+// What a job left in its output directory, stored as a dataset at the executing center.
+struct JobOutput {
+  std::string dataset;  // its name there: "<hold id>.output"
+  int64_t size = 0;
+  std::string sha256;
+  bool operator==(const JobOutput&) const = default;
+};
+
 struct HoldTerms {
   std::string model;  // catalog id
   int32_t count = 0;  // devices, >= 1
@@ -66,6 +85,7 @@ struct HoldTerms {
   std::optional<core::Money> price_cap;  // firm estimate above it: rejected
   std::vector<std::string> command;      // argv, run at commit
   std::vector<std::pair<std::string, std::string>> env;
+  std::vector<JobInput> inputs;  // fetched after the commit; the job starts when all are in
   bool operator==(const HoldTerms&) const = default;
 };
 
@@ -93,7 +113,8 @@ struct HoldUsage {
   int64_t accelerator_ms = 0;  // count x (ended - started)
   int32_t exit_code = 0;
   std::string message;
-  core::Money cost;  // ComputeCost(firm schedule, count, started, ended, firm surge)
+  core::Money cost;                 // ComputeCost(firm schedule, count, started, ended, firm surge)
+  std::optional<JobOutput> output;  // when the job wrote anything to its output directory
   bool operator==(const HoldUsage&) const = default;
 };
 
@@ -179,6 +200,7 @@ struct ExecutorOutcome {
   std::string message;
   core::Time started{};
   core::Time ended{};
+  std::optional<JobOutput> output;
 };
 
 struct CapacitySummary {

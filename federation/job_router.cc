@@ -67,7 +67,7 @@ core::Result<Attempt> AttemptFromJson(const json::object& o) {
 
 // The spec travels as hold terms (model and count are per candidate, not stored here).
 json::object SpecToJson(const JobSpec& s) {
-  HoldTerms t{"-", 1, s.duration, s.price_cap, s.command, s.env};
+  HoldTerms t{"-", 1, s.duration, s.price_cap, s.command, s.env, s.inputs};
   json::object o = ToJson(HoldRequest{"-", "-", t, core::Duration(0)}).at("terms").as_object();
   o.erase("model");
   o.erase("count");
@@ -80,7 +80,7 @@ core::Result<JobSpec> SpecFromJson(const json::object& o) {
   terms["count"] = 1;
   json::object request{{"hold_id", "-"}, {"job_id", "-"}, {"terms", terms}, {"ttl_ms", 0}};
   EDWC_ASSIGN_OR_RETURN(HoldRequest q, HoldRequestFromJson(request));
-  return JobSpec{q.terms.duration, q.terms.price_cap, q.terms.command, q.terms.env};
+  return JobSpec{q.terms.duration, q.terms.price_cap, q.terms.command, q.terms.env, q.terms.inputs};
 }
 
 std::string HoldIdFor(std::string_view self, std::string_view job_id, size_t attempt) {
@@ -234,7 +234,7 @@ Outbound JobRouter::HoldMessage(const JobRecord& job, size_t attempt) const {
   const Candidate& c = job.candidates[attempt];
   HoldRequest q{job.attempts[attempt].hold_id, job.job_id,
                 HoldTerms{c.model, c.count, job.spec.duration, job.spec.price_cap, job.spec.command,
-                          job.spec.env},
+                          job.spec.env, job.spec.inputs},
                 job.hold_ttl};
   return Outbound{Outbound::Kind::kHold, c.center, c.peer_url, q.hold_id,
                   json::serialize(ToJson(q))};

@@ -61,6 +61,7 @@ struct JobSpec {
   std::optional<core::Money> price_cap;
   std::vector<std::string> command;
   std::vector<std::pair<std::string, std::string>> env;
+  std::vector<JobInput> inputs;
   bool operator==(const JobSpec&) const = default;
 };
 

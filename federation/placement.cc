@@ -195,19 +195,12 @@ struct Candidate {
   int64_t score;
 };
 
-// The link `from` advertises to `to`; links are sorted by center (ValidateAdvert).
-const LinkAdvert* LinkTo(const CapacityAdvert& from, std::string_view to) {
-  auto it = std::lower_bound(from.links.begin(), from.links.end(), to,
-                             [](const LinkAdvert& l, std::string_view c) { return l.center < c; });
-  return it != from.links.end() && it->center == to && it->bandwidth_mbps > 0 ? &*it : nullptr;
-}
-
 Transfer TransferTo(const DatasetRef& dataset, const CapacityAdvert* home,
                     const CapacityAdvert& to) {
   Transfer t;
   if (dataset.home_center == to.center) return t;
-  const LinkAdvert* link = home != nullptr ? LinkTo(*home, to.center) : nullptr;
-  if (link == nullptr) link = LinkTo(to, dataset.home_center);
+  const LinkAdvert* link = home != nullptr ? AdvertisedLink(*home, to.center) : nullptr;
+  if (link == nullptr) link = AdvertisedLink(to, dataset.home_center);
   const int64_t mbps = link != nullptr ? link->bandwidth_mbps : kAssumedBandwidthMbps;
   const int64_t rtt = link != nullptr ? link->rtt_ms : kAssumedRttMs;
   // bits / (Mbit/s) = microseconds; / 1000 for ms, rounded up: a transfer is not done early.

@@ -372,6 +372,41 @@ credit:
   EXPECT_EQ(errors[2].key, "credit.limits[0].limit");
 }
 
+TEST_F(LoadTest, DatasetsAreOptionalAndChecked) {
+  auto plain = Load(kValid);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->datasets.dir, plain->storage.path + ".datasets");
+  EXPECT_EQ(plain->datasets.chunk_size_bytes, 4 << 20);
+  EXPECT_EQ(plain->datasets.streams, 4);
+  EXPECT_TRUE(plain->datasets.residency.empty());
+  const std::string full = kValid + std::string(R"(datasets:
+  dir: data
+  chunk_size: 1MiB
+  streams: 8
+  residency:
+    - {name: personal-stays-east, tags: [personal], allow_zones: [yangtze-delta]}
+)");
+  auto config = Load(full);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->datasets.dir, (dir_ / "data").string());
+  EXPECT_EQ(config->datasets.chunk_size_bytes, 1 << 20);
+  EXPECT_EQ(config->datasets.streams, 8);
+  ASSERT_EQ(config->datasets.residency.size(), 1u);
+  EXPECT_EQ(config->datasets.residency[0],
+            (core::ResidencyRule{"personal-stays-east", {}, {"personal"}, {"yangtze-delta"}}));
+  auto errors = Errors(Edit(Edit(Edit(full, "chunk_size: 1MiB", "chunk_size: 1KiB"), "streams: 8",
+                                 "streams: 0"),
+                            "allow_zones: [yangtze-delta]", "allow_zones: [Yangtze]"));
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].key, "datasets.chunk_size");
+  EXPECT_EQ(errors[1].key, "datasets.streams");
+  EXPECT_EQ(errors[2].key, "datasets.residency[0].allow_zones[0]");
+  EXPECT_GT(errors[2].line, 0);
+  auto missing = Errors(Edit(full, ", allow_zones: [yangtze-delta]", ""));
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0].key, "datasets.residency[0].allow_zones");
+}
+
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
   auto errors = Errors(Edit(kValid, "port: 7401", "port: 7400"));
   ExpectOnlyError(errors, 10, 36, "listen.peer.port",
@@ -530,6 +565,10 @@ TEST_F(LoadTest, RenderRoundTripsAwkwardValues) {
   c.credit.has_default = true;
   c.credit.default_limit = core::Money::Fen(5000000);
   c.credit.limits = {{"qingpu", core::Money::Fen(0)}};
+  c.datasets.chunk_size_bytes = 1 << 20;
+  c.datasets.streams = 8;
+  c.datasets.residency = {{"personal-stays-east", {}, {"personal"}, {"yangtze-delta"}},
+                          {"gov-data", {"yangtze-delta"}, {}, {"yangtze-delta", "jing-jin-ji"}}};
   auto again = ParseCenterConfig(RenderCenterConfig(c), "rendered.yaml", dir_.string());
   ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << RenderCenterConfig(c);
   again->source_file = c.source_file;
