@@ -1,5 +1,6 @@
-// `edwc job submit|list|show|cancel|watch`: place a job through the home center and follow
-// it. Every failure is one line on stderr; --json prints the server's JSON as it came.
+// `edwc job submit|list|show|cancel|watch|output`: place a job through the home center,
+// follow it and fetch its output. Every failure is one line on stderr; --json prints the
+// server's JSON as it came.
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
@@ -9,12 +10,15 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "cli/job_format.h"
+#include "cli/progress.h"
 #include "cli/request_flags.h"
+#include "core/dataset.h"
 #include "core/json.h"
 
 namespace edwc::cli {
@@ -29,6 +33,7 @@ constexpr char kUsage[] = R"(Usage:
   edwc job show ID
   edwc job cancel ID
   edwc job watch ID [--interval 500ms]
+  edwc job output ID [-o FILE] [--interval 500ms] [--quiet]
 Each accepts --json, the connection flags and --help.
 )";
 
@@ -72,6 +77,20 @@ Prints each state change of a job with its time until the job has ended.
 Example:
   edwc job watch job_01JDZ6Q3W8N4V5T7X9Y2K3M4P5 --interval 2s
 Exit status: 0 when the job succeeded, 1 when it failed or was cancelled.
+)";
+
+constexpr char kOutputHelp[] =
+    R"(Usage: edwc job output ID [-o FILE] [--interval 500ms] [--quiet]
+
+Downloads what a job left in $EDWC_OUTPUT_DIR (the dataset named in its "output"). When
+the job ran elsewhere, the output is first copied home with a transfer (idempotency key
+"output-ID", so repeating the command starts no second one), followed with a progress bar.
+  -o, --output FILE  where to write (default: the output dataset's name here); - is stdout
+  --interval I       how often to ask about the transfer (default 500ms)
+  --quiet, -q        no progress bars
+Example:
+  edwc job output job_01JDZ6Q3W8N4V5T7X9Y2K3M4P5 -o result.tar
+Exit status: 0 downloaded and verified, 1 no output, a failed transfer or a mismatch.
 )";
 
 // One invocation of a subverb: its name for messages, the client, --json.
@@ -212,6 +231,10 @@ int Submit(int argc, char** argv) {
       "The job:\n"
       "  --name NAME            a label for `edwc job list`\n"
       "  --env K=V              an environment variable for COMMAND (repeatable)\n"
+      "  --input DATASET@CENTER a dataset the job reads (repeatable; all at one center):\n"
+      "                         fetched to where it runs, found under $EDWC_INPUT_DIR;\n"
+      "                         what it writes to $EDWC_OUTPUT_DIR comes back with\n"
+      "                         `edwc job output`\n"
       "  --idempotency-key K    resubmitting with the same K never places a second job\n"
       "                         (default: a random key, printed if the answer is lost)\n"
       "  --wait                 then follow the job like `edwc job watch` until it ends\n"
@@ -331,6 +354,81 @@ int OneJob(int argc, char** argv, const std::string& sub) {
   return kExitOk;
 }
 
+// The id of the center answering: the entry of GET /v1/centers with "self": true.
+core::Result<std::string> HomeCenter(ApiClient& client) {
+  auto r = client.Request("GET", "/v1/centers");
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    return core::Status(core::Code::kUnavailable, ApiErrorLine(r->status, r->body));
+  }
+  auto doc = core::ParseJsonObject(r->body);
+  if (doc.ok()) {
+    if (const json::value* centers = doc->if_contains("centers"); centers && centers->is_array()) {
+      for (const json::value& c : centers->as_array()) {
+        const json::value* self = c.is_object() ? c.as_object().if_contains("self") : nullptr;
+        if (self != nullptr && self->is_bool() && self->as_bool()) return FieldText(c, "id");
+      }
+    }
+  }
+  return core::Status(core::Code::kUnavailable, "the home center is not in its own view");
+}
+
+int Output(int argc, char** argv) {
+  Verb verb{"edwc job output", nullptr};
+  // Spell the short forms out for Args.
+  std::vector<std::string> words(argv, argv + argc);
+  for (std::string& w : words) w = w == "-o" ? "--output" : w == "-q" ? "--quiet" : w;
+  std::vector<char*> long_argv;
+  for (std::string& w : words) long_argv.push_back(w.data());
+  Args args = MakeArgs(verb.name, {"output", "interval"}, {"quiet"});
+  if (auto done = Prepare(argc, long_argv.data(), &args, kOutputHelp, 1, &verb)) return *done;
+  if (verb.json) return verb.Usage("--json does not apply: the output is bytes");
+  const std::string id = args.positional()[0];
+  const bool quiet = args.Has("quiet");
+  auto r = verb.client->Request("GET", "/v1/jobs/" + id);
+  if (!r.ok()) return verb.Fail(r.status().message());
+  if (r->status != 200) return verb.FailHttp(*r, "job '" + id + "'");
+  auto job = core::ParseJson(r->body);
+  if (!job.ok() || !job->is_object()) return verb.Fail("unreadable answer");
+  const json::value* output = job->as_object().if_contains("output");
+  if (output == nullptr || !output->is_object()) {
+    const std::string state = FieldText(*job, "state");
+    if (!IsTerminalState(state)) return verb.Fail("job " + id + " is " + state + "; no output yet");
+    return verb.Fail("job " + id + " left no output");
+  }
+  const std::string dataset = FieldText(*output, "dataset");
+  const std::string center = FieldText(*output, "center");
+  // The name becomes the default file name: it must not be a path.
+  if (!core::ValidDatasetName(dataset) || center == "-") {
+    return verb.Fail("the server named no usable output dataset for job " + id);
+  }
+  auto home = HomeCenter(*verb.client);
+  if (!home.ok()) return verb.Fail("cannot tell the home center: " + home.status().message());
+  if (center != *home) {
+    const json::object body{{"dataset", dataset}, {"from", center}, {"to", *home}};
+    auto t = verb.client->Request("POST", "/v1/transfers", json::serialize(body),
+                                  {{"idempotency-key", "output-" + id}});
+    if (!t.ok()) return verb.Fail(t.status().message());
+    if (t->status != 200 && t->status != 201) return verb.FailHttp(*t);
+    auto doc = core::ParseJsonObject(t->body);
+    const json::value* transfer = doc.ok() ? doc->if_contains("transfer") : nullptr;
+    if (transfer == nullptr) return verb.Fail("unreadable answer to POST /v1/transfers");
+    const std::string transfer_id = FieldText(*transfer, "id");
+    if (!quiet) {
+      const json::value* size = output->as_object().if_contains("size");
+      std::fprintf(stderr, "moving %s (%s) from %s to %s: transfer %s\n", dataset.c_str(),
+                   HumanBytes(size && size->is_int64() ? size->as_int64() : -1).c_str(),
+                   center.c_str(), home->c_str(), transfer_id.c_str());
+    }
+    const int moved = WatchTransfer(verb.name, *verb.client, transfer_id, verb.interval_ms, quiet);
+    if (moved != kExitOk) return moved;
+  }
+  auto connection = ResolveConnection(args, "broker");
+  if (!connection.ok()) return verb.Usage(connection.status().message());
+  return DownloadDataset(verb.name, *connection, dataset, args.Get("output").value_or(dataset), "",
+                         quiet);
+}
+
 }  // namespace
 
 int JobCommand(int argc, char** argv) {
@@ -338,6 +436,7 @@ int JobCommand(int argc, char** argv) {
   if (sub == "submit") return Submit(argc, argv);
   if (sub == "list") return List(argc, argv);
   if (sub == "show" || sub == "cancel" || sub == "watch") return OneJob(argc, argv, sub);
+  if (sub == "output") return Output(argc, argv);
   if (sub == "--help" || sub == "-h" || sub == "help") {
     std::fputs(kUsage, stdout);
     std::fputs(

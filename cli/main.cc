@@ -22,8 +22,14 @@ Usage:
   edwc quote (--model M | --min-tflops N --min-memory GIB) --duration D [--count N] [...]
         Ranked offers for a request from every center, with costs and exclusions.
   edwc job submit [request flags] [--name N] [--env K=V]... [--wait] -- COMMAND...
-  edwc job list | show ID | cancel ID | watch ID
-        Place a job on the best center, list, inspect, cancel and follow jobs.
+  edwc job list | show ID | cancel ID | watch ID | output ID [-o FILE]
+        Place a job on the best center, list, inspect, cancel and follow jobs; fetch output.
+  edwc dataset put FILE [--name N] [--zone Z] [--tag T]... | get NAME [-o FILE]
+  edwc dataset list | show NAME | rm NAME
+        Upload, download, list, inspect and delete datasets at the home center.
+  edwc transfer start --dataset D --from C --to C [--wait]
+  edwc transfer list | show ID | cancel ID | watch ID
+        Copy a dataset between centers (residency-checked) and follow it.
   edwc agent --config FILE [--check]
         Run one center's gateway; --check validates the configuration and exits.
   edwc certs init-ca --dir D [--force]
@@ -51,6 +57,8 @@ int main(int argc, char** argv) {
   if (cmd == "centers") return edwc::cli::CentersCommand(argc, argv);
   if (cmd == "quote") return edwc::cli::QuoteCommand(argc, argv);
   if (cmd == "job") return edwc::cli::JobCommand(argc, argv);
+  if (cmd == "dataset") return edwc::cli::DatasetCommand(argc, argv);
+  if (cmd == "transfer") return edwc::cli::TransferCommand(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("edwc %s\n", EDWC_VERSION);
     return 0;

@@ -317,7 +317,7 @@ std::set<std::string> RequestOptions() {
           "price-cap", "zone",       "min-green",    "objective"};
 }
 
-std::set<std::string> SubmitOptions() { return {"name", "env", "idempotency-key"}; }
+std::set<std::string> SubmitOptions() { return {"name", "env", "idempotency-key", "input"}; }
 
 core::Result<json::object> BuildQuoteRequest(const Args& args, core::Time now) {
   json::object body;
@@ -356,6 +356,18 @@ core::Result<json::object> BuildJobRequest(const Args& args, core::Time now) {
   if (auto name = args.Get("name")) {
     if (name->empty()) return core::InvalidArgument("--name must not be empty", "name");
     body["name"] = *name;
+  }
+  if (args.Has("input")) {
+    json::array inputs;
+    for (const std::string& spec : args.GetAll("input")) {
+      const size_t at = spec.rfind('@');
+      if (at == std::string::npos || at == 0 || at + 1 == spec.size()) {
+        return core::InvalidArgument("--input wants DATASET@CENTER, got '" + spec + "'", "input");
+      }
+      inputs.push_back(
+          json::object{{"dataset", spec.substr(0, at)}, {"center", spec.substr(at + 1)}});
+    }
+    body["inputs"] = std::move(inputs);
   }
   return body;
 }

@@ -118,4 +118,9 @@ inline std::string_view VisibleDevicesVariable(std::string_view model) {
   return "";
 }
 
+// Creates `dir` (and missing parents) owned like its parent and with its parent's mode,
+// so that a job running as another user (Slurm) can use it. An existing `dir` is left as
+// it is. Best effort on ownership (a warning is logged); kIoError when it cannot be made.
+core::Status MakeDirLikeParent(const std::string& dir);
+
 }  // namespace edwc::executor

@@ -197,21 +197,6 @@ core::Result<std::string> SlurmExecutor::SubmissionBody(const JobLaunch& launch)
   return json::serialize(submission);
 }
 
-// Creates `dir` owned like its parent, with its parent's mode (see the header). Best
-// effort: Slurm reports a directory it cannot use as the job's failure.
-void PrepareWorkDir(const std::string& dir) {
-  std::error_code ec;
-  if (std::filesystem::exists(dir, ec)) return;
-  std::filesystem::create_directories(dir, ec);
-  struct stat parent {};
-  const std::string up = std::filesystem::path(dir).parent_path().string();
-  if (ec || ::stat(up.c_str(), &parent) != 0) return;
-  if (::chown(dir.c_str(), parent.st_uid, parent.st_gid) != 0) {
-    core::LogWarn("slurm", "cannot give " + dir + " the owner of " + up);
-  }
-  ::chmod(dir.c_str(), parent.st_mode & 07777);
-}
-
 core::Result<StartedJob> SlurmExecutor::Start(const JobLaunch& launch) {
   if (!ValidJobId(launch.id)) {
     return core::InvalidArgument("must be 1-128 chars of [A-Za-z0-9._-]", "id");
@@ -237,7 +222,8 @@ core::Result<StartedJob> SlurmExecutor::Start(const JobLaunch& launch) {
       self->starting_.erase(id);
     }
   } unreserve{this, launch.id};
-  PrepareWorkDir(launch.work_dir);
+  // Best effort: Slurm reports a directory it cannot use as the job's failure.
+  (void)MakeDirLikeParent(launch.work_dir);
 
   EDWC_ASSIGN_OR_RETURN(json::object answer, Call("POST", Target("job/submit"), body));
   if (std::optional<std::string> error = FirstError(answer)) {

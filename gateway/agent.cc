@@ -17,6 +17,7 @@
 #include "gateway/api.h"
 #include "gateway/auth.h"
 #include "gateway/certs.h"
+#include "gateway/dataset_service.h"
 #include "gateway/federation_service.h"
 #include "gateway/hold_service.h"
 #include "gateway/http_server.h"
@@ -24,6 +25,7 @@
 #include "gateway/job_service.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
+#include "gateway/transfer_service.h"
 #include "storage/store.h"
 
 namespace edwc::gateway {
@@ -143,6 +145,8 @@ struct Agent::Impl {
     runtime.Join();
     jobs.reset();  // before the store they write to
     holds.reset();
+    transfers.reset();
+    datasets.reset();
   }
 
   config::CenterConfig config;
@@ -153,6 +157,8 @@ struct Agent::Impl {
   executor::CapacitySourcePtr capacity;  // the inventory: what the center has
   std::unique_ptr<HoldService> holds;    // what of it is free: the advertised capacity
   std::unique_ptr<JobService> jobs;
+  std::unique_ptr<DatasetService> datasets;
+  std::unique_ptr<TransferService> transfers;
   ApiService api;
   Router router;
   Router peer_router;  // peer routes only: mTLS identifies the caller, no bearer tokens
@@ -236,13 +242,18 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   auto jobs = JobService::Create(p->config, p->runtime, &p->metrics, &p->clock);
   if (!jobs.ok()) return jobs.status().WithContext("jobs");
   p->jobs = std::move(jobs).value();
+  EDWC_ASSIGN_OR_RETURN(p->datasets, DatasetService::Create(p->config, &p->metrics));
+  EDWC_ASSIGN_OR_RETURN(p->transfers,
+                        TransferService::Create(p->config, p->runtime, &p->metrics, &p->clock));
   p->api.RegisterRoutes(p->router);
   p->jobs->RegisterRoutes(p->router);
   p->holds->RegisterRoutes(p->peer_router);
+  p->datasets->RegisterRoutes(p->router, p->peer_router);
+  p->transfers->RegisterRoutes(p->router, p->peer_router);
   p->server = std::make_unique<HttpServer>(
       p->runtime, ListenerSettings(p->config, p->config.api),
       [p](HttpRequest& req, Respond respond) { p->router.Dispatch(req, std::move(respond)); },
-      &p->metrics);
+      &p->metrics, [p](HttpRequest& head) { return p->router.DispatchUpload(head); });
   EDWC_ASSIGN_OR_RETURN(p->api_port, p->server->Listen());
   // The peer listener: TLS 1.3 with a client certificate from the federation CA. Its
   // routes answer 503 until the federation service exists (storage opens first).
@@ -298,6 +309,18 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   if (!federation.ok()) return federation.status().WithContext("federation");
   p->federation = std::move(federation).value();
   p->federation_ready = p->federation.get();
+  if (auto st = p->datasets->Open(p->federation.get()); !st.ok()) {
+    return st.WithContext("datasets");
+  }
+  if (auto st = p->transfers->Open(p->store.get(), &p->datasets->store(), p->federation.get());
+      !st.ok()) {
+    return st.WithContext("transfers");
+  }
+  p->holds->SetJobData(&p->transfers->job_data());
+  p->jobs->SetManifestSource(
+      [t = p->transfers.get()](const std::string& center, const std::string& dataset, auto done) {
+        t->FetchManifest(center, dataset, std::move(done));
+      });
   if (auto st = p->jobs->Open(p->store.get(), p->federation.get()); !st.ok()) {
     return st.WithContext("jobs");
   }
@@ -305,6 +328,7 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
       [jobs = p->jobs.get()](std::string_view center) { return jobs->PayableTo(center); });
   p->holds->Start();
   p->jobs->Start();
+  p->transfers->Start();
   p->federation->Start();
   p->api.SetReady(p->epoch, p->federation.get());
   WatchConfig(p);
@@ -330,6 +354,7 @@ int Agent::Wait() {
   StopWatchingConfig(p);
   p->jobs->Stop();
   p->holds->Stop();
+  p->transfers->Stop();
   p->federation->Stop();
   p->peer_server->Drain([] {});
   p->server->Drain([p] {
@@ -351,7 +376,9 @@ int Agent::Wait() {
   // The services go before the store: their executor and workers may still write.
   p->jobs.reset();
   p->holds.reset();
-  p->store.reset();  // completes queued writes, then closes the database
+  p->transfers.reset();
+  p->datasets.reset();  // finishes the file work in progress
+  p->store.reset();     // completes queued writes, then closes the database
   core::LogInfo("agent", "stopped");
   return clean ? 0 : 1;
 }

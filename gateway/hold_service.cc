@@ -61,14 +61,12 @@ struct HoldService::Impl : std::enable_shared_from_this<Impl> {
   Metrics* metrics;
   const core::Clock* clock;
   executor::JobExecutorPtr executor;
-  std::mutex workers_mu;
-  std::unique_ptr<WorkerPool> workers;  // GUARDED_BY(workers_mu): executor calls
+  WorkerPool workers{2};  // executor calls
+  std::atomic<JobData*> job_data{nullptr};
+  std::vector<HoldRecord> never_started;  // committed before a crash, never launched
 
   // Runs `task` on a worker (blocking executor calls); dropped once the service is gone.
-  void Later(std::function<void()> task) {
-    std::lock_guard lock(workers_mu);
-    if (workers) workers->Post(std::move(task));
-  }
+  void Later(std::function<void()> task) { workers.Post(std::move(task)); }
 
   std::mutex mu;
   config::PriceList pricing;                               // GUARDED_BY(mu)
@@ -85,6 +83,9 @@ struct HoldService::Impl : std::enable_shared_from_this<Impl> {
   void Tick();
   void StartJob(HoldRecord record);
   void StopJob(const std::string& id);
+  void Launch(HoldRecord record, core::Status staged, const std::vector<std::string>& input_paths);
+  void RecordEnd(const std::string& id, executor::JobOutcome outcome,
+                 std::optional<federation::JobOutput> output);
   void OnJobEnded(const std::string& id, executor::JobOutcome outcome);
   void Apply(federation::HoldOpResult r);
 
@@ -181,7 +182,54 @@ void HoldService::Impl::Tick() {
   Persist(std::move(expired), nullptr);
 }
 
+// Fetches the job's inputs, if any, then launches it.
 void HoldService::Impl::StartJob(HoldRecord record) {
+  if (record.terms.inputs.empty()) return Launch(std::move(record), core::Status::Ok(), {});
+  JobData* data = job_data.load();
+  if (data == nullptr) {
+    return Launch(std::move(record),
+                  core::Status(core::Code::kFailedPrecondition, "this center keeps no datasets"),
+                  {});
+  }
+  const std::string id = record.hold_id;
+  const std::vector<federation::JobInput> inputs = record.terms.inputs;  // record moves below
+  data->StageInputs(id, inputs,
+                    [self = shared_from_this(), record = std::move(record)](
+                        core::Status st, std::vector<std::string> paths) mutable {
+                      self->Later([self, record = std::move(record), st, paths = std::move(paths)] {
+                        self->Launch(record, st, paths);
+                      });
+                    });
+}
+
+namespace {
+
+// The job's directory: its inputs linked under inputs/, an empty output/ for its results.
+core::Status PrepareJobDir(const std::string& dir, const std::vector<federation::JobInput>& inputs,
+                           const std::vector<std::string>& paths) {
+  EDWC_RETURN_IF_ERROR(executor::MakeDirLikeParent(dir + "/output"));
+  if (inputs.empty()) return core::Status::Ok();
+  const std::filesystem::path in = std::filesystem::path(dir) / "inputs";
+  EDWC_RETURN_IF_ERROR(executor::MakeDirLikeParent(in.string()));
+  std::error_code ec;
+  for (size_t i = 0; i < inputs.size() && i < paths.size() && !ec; ++i) {
+    std::filesystem::remove(in / inputs[i].dataset, ec);
+    std::filesystem::create_symlink(paths[i], in / inputs[i].dataset, ec);
+  }
+  if (ec) return core::IoError("cannot link the inputs into " + in.string() + ": " + ec.message());
+  return core::Status::Ok();
+}
+
+}  // namespace
+
+void HoldService::Impl::Launch(HoldRecord record, core::Status staged,
+                               const std::vector<std::string>& input_paths) {
+  {
+    std::lock_guard lock(mu);
+    const HoldRecord* now = book.Get(record.hold_id);
+    // Cancelled (or ended) while its inputs were on their way: nothing to start.
+    if (now == nullptr || now->state != HoldState::kCommitted) return;
+  }
   executor::JobLaunch launch;
   launch.id = record.hold_id;
   launch.argv = record.terms.command;
@@ -193,7 +241,13 @@ void HoldService::Impl::StartJob(HoldRecord record) {
   launch.devices = record.devices;
   launch.time_limit = record.terms.duration;
   launch.work_dir = (std::filesystem::path(config.jobs.work_dir) / record.hold_id).string();
-  auto started = executor->Start(launch);
+  launch.env.emplace_back("EDWC_OUTPUT_DIR", launch.work_dir + "/output");
+  if (!record.terms.inputs.empty()) {
+    launch.env.emplace_back("EDWC_INPUT_DIR", launch.work_dir + "/inputs");
+  }
+  if (staged.ok()) staged = PrepareJobDir(launch.work_dir, record.terms.inputs, input_paths);
+  auto started = staged.ok() ? executor->Start(launch)
+                             : core::Result<executor::StartedJob>(staged.WithContext("inputs"));
   federation::HoldOpResult r;
   std::optional<federation::ExecutorOutcome> early;
   {
@@ -226,8 +280,29 @@ void HoldService::Impl::StopJob(const std::string& id) {
   }
 }
 
+// What the job left in its output directory becomes a dataset here, off the executor's
+// thread; then its end is recorded.
 void HoldService::Impl::OnJobEnded(const std::string& id, executor::JobOutcome outcome) {
+  JobData* data = job_data.load();
+  if (data == nullptr) return RecordEnd(id, std::move(outcome), std::nullopt);
+  const std::string dir = (std::filesystem::path(config.jobs.work_dir) / id / "output").string();
+  std::error_code ec;
+  if (std::filesystem::is_empty(dir, ec) || ec) {
+    return RecordEnd(id, std::move(outcome), std::nullopt);
+  }
+  Later([self = shared_from_this(), data, id, dir, outcome = std::move(outcome)]() mutable {
+    auto stored = data->StoreOutput(id + ".output", dir);
+    if (!stored.ok()) {
+      core::LogWarn("holds", "output of " + id + " not kept: " + stored.status().ToString());
+    }
+    self->RecordEnd(id, std::move(outcome), stored.ok() ? *stored : std::nullopt);
+  });
+}
+
+void HoldService::Impl::RecordEnd(const std::string& id, executor::JobOutcome outcome,
+                                  std::optional<federation::JobOutput> output) {
   federation::ExecutorOutcome o;
+  o.output = std::move(output);
   o.state = outcome.state == executor::JobOutcome::State::kSucceeded   ? HoldState::kSucceeded
             : outcome.state == executor::JobOutcome::State::kCancelled ? HoldState::kCancelled
                                                                        : HoldState::kFailed;
@@ -358,7 +433,6 @@ core::Result<std::unique_ptr<HoldService>> HoldService::Create(const config::Cen
   });
   if (!executor.ok()) return executor.status().WithContext("executor");
   impl->executor = std::move(executor).value();
-  impl->workers = std::make_unique<WorkerPool>(2);
   impl->RefreshCapacity();
   if (metrics != nullptr) {
     metrics->AddGaugesBy("edwc_holds", "Holds and the jobs they became here, by state.", "state",
@@ -415,7 +489,7 @@ core::Status HoldService::Open(storage::Store* store) {
   std::vector<std::pair<std::string, std::string>> running;
   for (HoldRecord& r : recovered.to_resume) {
     if (r.executor_ref.empty()) {
-      impl->Later([self = impl_, rec = std::move(r)] { self->StartJob(rec); });
+      impl->never_started.push_back(std::move(r));  // started by Start, once wired up
     } else {
       running.emplace_back(r.hold_id, r.executor_ref);
     }
@@ -430,15 +504,12 @@ HoldService::HoldService(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HoldService::~HoldService() {
   Stop();
   // Tasks already posted finish (the pool joins) before the executor goes; later store
-  // callbacks find no pool and post nothing.
-  std::unique_ptr<WorkerPool> workers;
-  {
-    std::lock_guard lock(impl_->workers_mu);
-    workers = std::move(impl_->workers);
-  }
-  workers.reset();
+  // callbacks find the pool closed and post nothing.
+  impl_->workers.Close();
   impl_->executor.reset();
 }
+
+void HoldService::SetJobData(JobData* data) { impl_->job_data = data; }
 
 void HoldService::RegisterRoutes(Router& peer_router) {
   Impl* p = impl_.get();
@@ -468,6 +539,10 @@ void HoldService::RegisterRoutes(Router& peer_router) {
 }
 
 void HoldService::Start() {
+  for (HoldRecord& r : impl_->never_started) {
+    impl_->Later([self = impl_, rec = std::move(r)] { self->StartJob(rec); });
+  }
+  impl_->never_started.clear();
   impl_->runtime.Every(kExpiryTick, [weak = std::weak_ptr<Impl>(impl_)] {
     auto self = weak.lock();
     if (!self) return false;

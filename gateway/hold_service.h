@@ -3,7 +3,8 @@
 //
 //   POST /peer/v1/holds               HoldRequest -> 201 {"hold"} granted | 200 {"hold"}
 //                                     (same id again) | 200 {"rejected"} | 409 conflict
-//   POST /peer/v1/holds/{id}/commit   -> 200 {"hold"}, then the executor starts the job
+//   POST /peer/v1/holds/{id}/commit   -> 200 {"hold"}, then the executor starts the job (once
+//                                     its inputs, if any, are fetched here)
 //   POST /peer/v1/holds/{id}/release  -> 200 {"hold"}
 //   POST /peer/v1/holds/{id}/cancel   -> 200 {"hold"} (cancel_requested while it stops)
 //   GET  /peer/v1/jobs/{id}           -> 200 {"hold"}: the last durable record
@@ -22,6 +23,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +34,7 @@
 #include "core/time.h"
 #include "executor/capacity.h"
 #include "executor/job_executor.h"
+#include "federation/holds.h"
 
 namespace edwc::storage {
 class Store;
@@ -41,6 +45,24 @@ namespace edwc::gateway {
 class IoRuntime;
 class Metrics;
 class Router;
+
+// Where a job's data comes from and goes (TransferService implements it): its inputs are
+// fetched here before it starts, and what it left in its output directory is stored as a
+// dataset when it ends.
+class JobData {
+ public:
+  virtual ~JobData() = default;
+  // Makes every input present here, then done(OK, the local file of each, in order), or
+  // done(error naming the input). Idempotent: a restart asks again. `done` may run on any
+  // thread.
+  virtual void StageInputs(const std::string& hold_id,
+                           const std::vector<federation::JobInput>& inputs,
+                           std::function<void(core::Status, std::vector<std::string>)> done) = 0;
+  // Stores `dir` as the dataset `name`: its only file as it is, or a tar of it; nullopt
+  // when `dir` is empty or missing. Blocking: called on a worker thread.
+  virtual core::Result<std::optional<federation::JobOutput>> StoreOutput(
+      const std::string& name, const std::string& dir) = 0;
+};
 
 class HoldService final : public executor::CapacitySource {
  public:
@@ -59,13 +81,18 @@ class HoldService final : public executor::CapacitySource {
   // Recovers the holds in `store` (expiring the overdue, handing running jobs back to the
   // executor), then serves. `store` must outlive the service.
   core::Status Open(storage::Store* store);
-  // Starts expiring holds on the runtime's timer. REQUIRES: Open succeeded.
+  // Starts expiring holds on the runtime's timer, and the jobs that were committed but
+  // never launched before a restart. REQUIRES: Open succeeded.
   void Start();
   // Stops the timer and answers nothing new (503); running jobs keep running.
   void Stop();
 
   // New prices (a reloaded config) apply to holds granted from now on.
   void SetPricing(const config::PriceList& pricing);
+  // Jobs with inputs are refused a start until this is set; outputs are kept only with it.
+  // `data` must outlive the service.
+  void SetJobData(JobData* data);
+
   // What this center owes each counterparty (jobs they ran for us), from the routing side:
   // it raises that counterparty's credit limit, so the limit applies to the net debt.
   void SetPayables(std::function<core::Money(std::string_view center)> payable_to);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +23,8 @@
 #include <limits>
 #include <list>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include "core/json.h"
 #include "gateway/certs.h"
@@ -43,6 +46,9 @@ namespace {
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
+// Streamed bodies move in pieces of this size: the most one connection holds of a body.
+constexpr size_t kPieceBytes = 1 << 20;
+
 // TLS 1.2 suites allowed on the api listener: forward secret AEAD only.
 constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -62,25 +68,27 @@ std::string PeerCenterId(SSL* ssl) {
   return id.ok() ? *id : std::string();
 }
 
-// Waits for a handler's answer, which may come at once or later from any thread.
-class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
+// Waits for an answer that may come at once or later from any thread: a handler's
+// response, a sink's go-ahead for the next piece, a source's next piece.
+template <typename T>
+class Slot : public std::enable_shared_from_this<Slot<T>> {
  public:
-  explicit ResponseSlot(net::any_io_executor ex) : executor_(std::move(ex)) {}
+  explicit Slot(net::any_io_executor ex) : executor_(std::move(ex)) {}
 
-  void Set(HttpResponse response) {
+  void Set(T value) {
     bool wake;
     {
       std::lock_guard lock(mu_);
       if (ready_) return;  // answered twice: the first answer stands
-      response_ = std::move(response);
+      value_ = std::move(value);
       ready_ = true;
       wake = waiting_;
     }
-    if (wake) net::post(executor_, [self = shared_from_this()] { self->timer_->cancel(); });
+    if (wake) net::post(executor_, [self = this->shared_from_this()] { self->timer_->cancel(); });
   }
 
-  // Most handlers answer before returning; only a later answer pays for a timer.
-  net::awaitable<HttpResponse> Take() {
+  // Most answers come before Take; only a later one pays for a timer.
+  net::awaitable<T> Take() {
     {
       std::lock_guard lock(mu_);
       if (!ready_) {
@@ -90,7 +98,7 @@ class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
     }
     if (timer_) co_await timer_->async_wait(kUseTuple);  // cancelled by Set
     std::lock_guard lock(mu_);
-    co_return std::move(response_);
+    co_return std::move(value_);
   }
 
  private:
@@ -98,19 +106,20 @@ class ResponseSlot : public std::enable_shared_from_this<ResponseSlot> {
   std::mutex mu_;
   bool ready_ = false;                      // GUARDED_BY(mu_)
   bool waiting_ = false;                    // GUARDED_BY(mu_)
-  HttpResponse response_;                   // GUARDED_BY(mu_)
+  T value_{};                               // GUARDED_BY(mu_)
   std::optional<net::steady_timer> timer_;  // created and awaited on the connection's executor
 };
 
-// The whole response in one buffer, so that it leaves in one TLS record and one write.
-// A response to HEAD carries the headers a GET would, without the body.
-std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_alive,
-                              bool head = false) {
+using ResponseSlot = Slot<HttpResponse>;
+using PieceSlot = Slot<std::pair<Status, std::string>>;
+
+// Status line and headers, announcing a body of `content_length` bytes.
+std::string SerializeHead(const HttpResponse& out, unsigned version, bool keep_alive,
+                          uint64_t content_length, size_t reserve = 0) {
   const auto status = static_cast<http::status>(out.status);
   const std::string_view reason = http::obsolete_reason(status);
   std::string wire;
-  const std::string& body = out.shared_body ? *out.shared_body : out.body;
-  wire.reserve(160 + body.size());
+  wire.reserve(160 + reserve);
   wire.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   wire.append(std::to_string(out.status)).append(" ").append(reason).append("\r\n");
   wire.append("Server: edwc\r\n");
@@ -119,18 +128,32 @@ std::string SerializeResponse(HttpResponse& out, unsigned version, bool keep_ali
   for (const auto& [name, value] : out.headers) {
     wire.append(name).append(": ").append(value).append("\r\n");
   }
-  wire.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  wire.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
   if (!keep_alive) {
     wire.append("Connection: close\r\n");
   } else if (version == 10) {
     wire.append("Connection: keep-alive\r\n");
   }
   wire.append("\r\n");
+  return wire;
+}
+
+const std::string& BodyOf(const HttpResponse& out) {
+  return out.shared_body ? *out.shared_body : out.body;
+}
+
+// The whole response in one buffer, so that it leaves in one TLS record and one write.
+// A response to HEAD carries the headers a GET would, without the body.
+std::string SerializeResponse(const HttpResponse& out, unsigned version, bool keep_alive,
+                              bool head = false) {
+  const std::string& body = BodyOf(out);
+  std::string wire = SerializeHead(out, version, keep_alive, body.size(), body.size());
   if (!head) wire.append(body);
   return wire;
 }
 
-HttpRequest ToHttpRequest(http::request<http::string_body>&& r) {
+// Method, target and headers; the body is read (or streamed) separately.
+HttpRequest ToHttpRequest(const http::request_header<>& r) {
   HttpRequest req;
   req.method = std::string(r.method_string());
   req.target = std::string(r.target());
@@ -139,8 +162,26 @@ HttpRequest ToHttpRequest(http::request<http::string_body>&& r) {
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     req.headers.emplace_back(std::move(name), std::string(field.value()));
   }
-  req.body = std::move(r.body());
   return req;
+}
+
+// Feeds bytes already buffered to `parser` until it stops (after the header when it is
+// not eager, at the end of the message when it is) or wants more. need_more is no error.
+template <typename Parser>
+boost::system::error_code ParseBuffered(Parser& parser, beast::flat_buffer& buffer,
+                                        bool header_only) {
+  boost::system::error_code ec;
+  while (!(header_only ? parser.is_header_done() : parser.is_done()) && buffer.size() > 0) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
+}
+
+bool ExpectsContinue(const http::request_header<>& h) {
+  return h.version() >= 11 && beast::iequals(h[http::field::expect], "100-continue");
 }
 
 }  // namespace
@@ -173,10 +214,11 @@ struct Connection {
 };
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(IoRuntime& rt, ServerSettings s, Handler h, Metrics* m)
+  Impl(IoRuntime& rt, ServerSettings s, Handler h, Metrics* m, UploadHandler u)
       : runtime(rt),
         settings(std::move(s)),
         handler(std::move(h)),
+        upload(std::move(u)),
         metrics(m),
         ctx(ssl::context::tls_server),
         acceptor(rt.context()),
@@ -185,6 +227,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   IoRuntime& runtime;
   ServerSettings settings;
   Handler handler;
+  UploadHandler upload;
   Metrics* metrics;
   ssl::context ctx;
   tcp::acceptor acceptor;
@@ -209,7 +252,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   net::awaitable<void> Accept();
   net::awaitable<void> Sweep();
   net::awaitable<void> Session(tcp::socket socket);
-  net::awaitable<void> WriteErrorAndLinger(Connection& conn, unsigned version, Status error);
+  // Reads the body of an ordinary request (up to the body limit) into request.body.
+  // False when the connection must close; an error has been answered if one could be.
+  net::awaitable<bool> ReadBody(Connection& conn, beast::flat_buffer& buffer,
+                                http::request_parser<http::empty_body>& header,
+                                HttpRequest& request);
+  enum class UploadEnd { kComplete, kRefused, kBroken };
+  // Streams the body announced by `header` into `sink` piece by piece through `piece`
+  // (kPieceBytes, allocated on first use). kRefused: the sink said `*refusal`;
+  // kBroken: the client went away or timed out, and the sink was told (Abort).
+  net::awaitable<UploadEnd> StreamUpload(Connection& conn, beast::flat_buffer& buffer,
+                                         http::request_parser<http::empty_body>& header,
+                                         BodySink& sink, std::unique_ptr<char[]>& piece,
+                                         Status* refusal);
+  // False when the connection must close (write failed, or a body source ended early).
+  net::awaitable<bool> WriteResponse(Connection& conn, HttpResponse& out, unsigned version,
+                                     bool keep_alive, bool head);
+  net::awaitable<bool> WriteContinue(Connection& conn);
+  // Answers what can be answered about a request that could not be read.
+  net::awaitable<void> AnswerReadError(Connection& conn, boost::system::error_code ec);
+  // `record`: count the answer in metrics (unless whoever made the error already did).
+  net::awaitable<void> WriteErrorAndLinger(Connection& conn, unsigned version, Status error,
+                                           bool record = true);
+  void CountTimeout(const Connection& conn) {
+    if (conn.timed_out && metrics) metrics->timeouts++;
+  }
   void Register(Connection* c);
   void Unregister(Connection* c);
   // Cancels c's pending operation on its own executor if it is still registered and
@@ -352,13 +419,13 @@ net::awaitable<void> HttpServer::Impl::Accept() {
 // sending the body we refused, and closing with unread data would reset the connection
 // before it reads our response. So: send, stop writing, drain what arrives for a moment.
 net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(Connection& conn, unsigned version,
-                                                           Status error) {
+                                                           Status error, bool record) {
   HttpResponse r = HttpResponse::Error(error);
   r.close = true;
   const std::string wire = SerializeResponse(r, version, /*keep_alive=*/false);
   conn.SetDeadline(settings.write_timeout);
   auto [ec, n] = co_await net::async_write(*conn.stream, net::buffer(wire), kUseTuple);
-  if (metrics) metrics->RecordRequest(metrics->unmatched_route(), r.status, {});
+  if (metrics && record) metrics->RecordRequest(metrics->unmatched_route(), r.status, {});
   if (ec) co_return;
   auto& tcp = conn.stream->next_layer();
   boost::system::error_code ignored;
@@ -371,6 +438,155 @@ net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(Connection& conn, uns
     if (rec) break;
     drained += got;
   }
+}
+
+net::awaitable<void> HttpServer::Impl::AnswerReadError(Connection& conn,
+                                                       boost::system::error_code ec) {
+  if (conn.timed_out) {
+    CountTimeout(conn);
+  } else if (ec == http::error::header_limit) {
+    co_await WriteErrorAndLinger(
+        conn, 11,
+        Status(Code::kHeadersTooLarge, "request header larger than " +
+                                           std::to_string(settings.header_limit_bytes) + " bytes"));
+  } else if (ec == http::error::body_limit) {
+    co_await WriteErrorAndLinger(
+        conn, 11,
+        Status(Code::kPayloadTooLarge,
+               "request body larger than " + std::to_string(settings.body_limit_bytes) + " bytes"));
+  } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message &&
+             ec != http::error::short_read) {
+    co_await WriteErrorAndLinger(conn, 11,
+                                 core::InvalidArgument("malformed HTTP request: " + ec.message()));
+  }
+  // End of stream, reset, truncation: nothing to answer.
+}
+
+net::awaitable<bool> HttpServer::Impl::WriteContinue(Connection& conn) {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  conn.SetDeadline(settings.write_timeout);
+  auto [ec, n] = co_await net::async_write(*conn.stream, net::buffer(kContinue), kUseTuple);
+  if (ec) CountTimeout(conn);
+  co_return !ec;
+}
+
+net::awaitable<bool> HttpServer::Impl::ReadBody(Connection& conn, beast::flat_buffer& buffer,
+                                                http::request_parser<http::empty_body>& header,
+                                                HttpRequest& request) {
+  // The header parser has no body limit (an upload handler may have taken the body), so
+  // the announced length is checked here, before anything of the body is read.
+  if (header.content_length().value_or(0) > settings.body_limit_bytes) {
+    co_await AnswerReadError(conn, http::error::body_limit);
+    co_return false;
+  }
+  if (ExpectsContinue(header.get()) && buffer.size() == 0 && !co_await WriteContinue(conn)) {
+    co_return false;
+  }
+  conn.SetDeadline(settings.read_timeout);
+  http::request_parser<http::string_body> parser(std::move(header));
+  parser.body_limit(settings.body_limit_bytes);
+  parser.eager(true);
+  boost::system::error_code ec = ParseBuffered(parser, buffer, /*header_only=*/false);
+  if (!ec && !parser.is_done()) {
+    auto [rec, nread] = co_await http::async_read(*conn.stream, buffer, parser, kUseTuple);
+    ec = rec;
+  }
+  if (ec) {
+    co_await AnswerReadError(conn, ec);
+    co_return false;
+  }
+  request.body = std::move(parser.get().body());
+  co_return true;
+}
+
+net::awaitable<HttpServer::Impl::UploadEnd> HttpServer::Impl::StreamUpload(
+    Connection& conn, beast::flat_buffer& buffer, http::request_parser<http::empty_body>& header,
+    BodySink& sink, std::unique_ptr<char[]>& piece, Status* refusal) {
+  if (header.is_done()) co_return UploadEnd::kComplete;  // nothing announced
+  if (ExpectsContinue(header.get()) && buffer.size() == 0 && !co_await WriteContinue(conn)) {
+    sink.Abort(Status(Code::kUnavailable, "connection lost before the upload began"));
+    co_return UploadEnd::kBroken;
+  }
+  if (!piece) piece = std::make_unique<char[]>(kPieceBytes);
+  http::request_parser<http::buffer_body> parser(std::move(header));
+  parser.body_limit(boost::none);  // the sink decides how much it takes
+  parser.eager(true);
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = piece.get();
+    body.size = kPieceBytes;
+    body.more = true;
+    // The read timeout applies to each piece, not to the whole upload.
+    conn.SetDeadline(settings.read_timeout);
+    auto [ec, nread] = co_await http::async_read(*conn.stream, buffer, parser, kUseTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      CountTimeout(conn);
+      sink.Abort(conn.timed_out ? Status(Code::kUnavailable, "upload timed out")
+                                : Status(Code::kUnavailable, "upload broken: " + ec.message()));
+      co_return UploadEnd::kBroken;
+    }
+    const size_t got = kPieceBytes - body.size;
+    if (got == 0) continue;
+    // No deadline while the sink works (it may wait on a disk).
+    conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+    auto slot = std::make_shared<Slot<Status>>(conn.executor);
+    sink.Write(std::string_view(piece.get(), got), [slot](Status s) { slot->Set(std::move(s)); });
+    Status written = co_await slot->Take();
+    if (!written.ok()) {
+      *refusal = std::move(written);
+      co_return UploadEnd::kRefused;
+    }
+  }
+  co_return UploadEnd::kComplete;
+}
+
+net::awaitable<bool> HttpServer::Impl::WriteResponse(Connection& conn, HttpResponse& out,
+                                                     unsigned version, bool keep_alive, bool head) {
+  auto& stream = *conn.stream;
+  if (!out.source) {
+    // Head and body as one gather write: no copy of the body, and Asio's TLS stream still
+    // packs a small response into one record.
+    const std::string& body = BodyOf(out);
+    const std::string wire = SerializeHead(out, version, keep_alive, body.size());
+    const std::array<net::const_buffer, 2> buffers{net::buffer(wire),
+                                                   head ? net::const_buffer() : net::buffer(body)};
+    conn.SetDeadline(settings.write_timeout);
+    auto [ec, n] = co_await net::async_write(stream, buffers, kUseTuple);
+    if (ec) CountTimeout(conn);
+    co_return !ec;
+  }
+  const uint64_t length = static_cast<uint64_t>(std::max<int64_t>(out.source_length, 0));
+  const std::string wire = SerializeHead(out, version, keep_alive, length);
+  conn.SetDeadline(settings.write_timeout);
+  auto [hec, hn] = co_await net::async_write(stream, net::buffer(wire), kUseTuple);
+  if (hec) {
+    CountTimeout(conn);
+    co_return false;
+  }
+  if (head) co_return true;
+  uint64_t remaining = length;
+  while (remaining > 0) {
+    conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+    auto slot = std::make_shared<PieceSlot>(conn.executor);
+    out.source->Read(static_cast<size_t>(std::min<uint64_t>(remaining, kPieceBytes)),
+                     [slot](Status st, std::string piece) {
+                       slot->Set({std::move(st), std::move(piece)});
+                     });
+    auto [st, piece] = co_await slot->Take();
+    // The status line is gone: a failed or short source can only cut the connection, so
+    // that the client sees fewer bytes than announced.
+    if (!st.ok() || piece.empty() || piece.size() > remaining) co_return false;
+    conn.SetDeadline(settings.write_timeout);
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(piece), kUseTuple);
+    if (ec) {
+      CountTimeout(conn);
+      co_return false;
+    }
+    remaining -= piece.size();
+  }
+  co_return true;
 }
 
 net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
@@ -390,20 +606,18 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       impl->Unregister(c);
     }
   } closer{this, &conn};
-  auto count_timeout = [&] {
-    if (conn.timed_out && metrics) metrics->timeouts++;
-  };
 
   auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple);
   if (hec) {
     if (metrics) metrics->handshake_failures++;
-    count_timeout();
+    CountTimeout(conn);
     co_return;
   }
   std::string peer_center;
   if (settings.tls.require_client_cert) peer_center = PeerCenterId(stream.native_handle());
 
   beast::flat_buffer buffer;
+  std::unique_ptr<char[]> piece;  // upload buffer, allocated by the first upload
   bool server_closes = false;
   for (;;) {
     if (buffer.size() == 0) {
@@ -417,78 +631,84 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       auto [iec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
       conn.idle = false;
       if (iec) {
-        count_timeout();
+        CountTimeout(conn);
         break;
       }
       buffer.commit(n);
     }
     conn.SetDeadline(settings.read_timeout);
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(settings.header_limit_bytes);
-    parser.body_limit(settings.body_limit_bytes);
-    parser.eager(true);
-    // Fast path: the request usually arrived whole with the bytes just read; parse it
-    // in place and skip an asynchronous read operation altogether.
-    boost::system::error_code rec;
-    while (!parser.is_done() && buffer.size() > 0) {
-      const size_t used = parser.put(buffer.data(), rec);
-      buffer.consume(used);
-      if (rec == http::error::need_more) {
-        rec = {};
-        break;
-      }
-      if (rec || used == 0) break;
-    }
-    if (!rec && !parser.is_done()) {
-      auto [ec, nread] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    // The header first, so that an upload handler can take the body before any of it is
+    // read. Fast path: the request usually arrived whole with the bytes just read; parse
+    // it in place and skip an asynchronous read operation altogether.
+    http::request_parser<http::empty_body> header;
+    header.header_limit(settings.header_limit_bytes);
+    header.body_limit(boost::none);  // checked by ReadBody; uploads have none
+    boost::system::error_code rec = ParseBuffered(header, buffer, /*header_only=*/true);
+    if (!rec && !header.is_header_done()) {
+      auto [ec, nread] = co_await http::async_read_header(stream, buffer, header, kUseTuple);
       rec = ec;
     }
     if (rec) {
-      if (conn.timed_out) {
-        count_timeout();
-      } else if (rec == http::error::header_limit) {
-        co_await WriteErrorAndLinger(
-            conn, 11,
-            Status(Code::kHeadersTooLarge, "request header larger than " +
-                                               std::to_string(settings.header_limit_bytes) +
-                                               " bytes"));
-      } else if (rec == http::error::body_limit) {
-        co_await WriteErrorAndLinger(
-            conn, 11,
-            Status(Code::kPayloadTooLarge, "request body larger than " +
-                                               std::to_string(settings.body_limit_bytes) +
-                                               " bytes"));
-      } else if (rec.category() == http::make_error_code(http::error::bad_target).category() &&
-                 rec != http::error::end_of_stream && rec != http::error::partial_message &&
-                 rec != http::error::short_read) {
-        co_await WriteErrorAndLinger(
-            conn, 11, core::InvalidArgument("malformed HTTP request: " + rec.message()));
-      }
-      break;  // end of stream, reset, truncation: nothing to answer
+      co_await AnswerReadError(conn, rec);
+      break;
     }
-    const bool client_keep_alive = parser.get().keep_alive();
-    const unsigned version = parser.get().version();
-    HttpRequest request = ToHttpRequest(parser.release());
+    const bool client_keep_alive = header.get().keep_alive();
+    const unsigned version = header.get().version();
+    const bool body_announced = !header.is_done();
+    HttpRequest request = ToHttpRequest(header.get());
     request.peer_center = peer_center;
     // HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, answered bodiless.
     const bool head = request.method == "HEAD";
     if (head) request.method = "GET";
 
-    // No deadline while the handler works (it may wait on a durable write); the
-    // response's write has its own.
-    conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
-    auto slot = std::make_shared<ResponseSlot>(conn.executor);
-    handler(request, [slot](HttpResponse r) { slot->Set(std::move(r)); });
-    HttpResponse out = co_await slot->Take();
+    std::shared_ptr<BodySink> sink;
+    if (upload) {
+      auto taken = upload(request);
+      if (!taken.ok()) {
+        // The upload handler has counted its answer. Unread body bytes would be taken
+        // for the next request: close after answering.
+        if (body_announced) {
+          co_await WriteErrorAndLinger(conn, version, taken.status(), /*record=*/false);
+          break;
+        }
+        HttpResponse refused = HttpResponse::Error(taken.status());
+        const bool keep = client_keep_alive && !draining_flag.load();
+        if (!co_await WriteResponse(conn, refused, version, keep, head)) break;
+        if (!keep) {
+          server_closes = true;
+          break;
+        }
+        continue;
+      }
+      sink = std::move(*taken);
+    }
+
+    HttpResponse out;
+    if (sink) {
+      Status refusal;
+      const UploadEnd end = co_await StreamUpload(conn, buffer, header, *sink, piece, &refusal);
+      if (end == UploadEnd::kBroken) break;
+      if (end == UploadEnd::kRefused) {
+        co_await WriteErrorAndLinger(conn, version, refusal, /*record=*/false);
+        break;
+      }
+      conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+      auto slot = std::make_shared<ResponseSlot>(conn.executor);
+      sink->Finish([slot](HttpResponse r) { slot->Set(std::move(r)); });
+      sink.reset();
+      out = co_await slot->Take();
+    } else {
+      if (body_announced && !co_await ReadBody(conn, buffer, header, request)) break;
+      // No deadline while the handler works (it may wait on a durable write); the
+      // response's write has its own.
+      conn.deadline_ns.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+      auto slot = std::make_shared<ResponseSlot>(conn.executor);
+      handler(request, [slot](HttpResponse r) { slot->Set(std::move(r)); });
+      out = co_await slot->Take();
+    }
 
     const bool keep = client_keep_alive && !out.close && !draining_flag.load();
-    const std::string wire = SerializeResponse(out, version, keep, head);
-    conn.SetDeadline(settings.write_timeout);
-    auto [wec, nw] = co_await net::async_write(stream, net::buffer(wire), kUseTuple);
-    if (wec) {
-      count_timeout();
-      break;
-    }
+    if (!co_await WriteResponse(conn, out, version, keep, head)) break;
     if (!keep) {
       server_closes = true;
       break;
@@ -502,8 +722,9 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
 }
 
 HttpServer::HttpServer(IoRuntime& runtime, ServerSettings settings, Handler handler,
-                       Metrics* metrics)
-    : impl_(std::make_shared<Impl>(runtime, std::move(settings), std::move(handler), metrics)) {}
+                       Metrics* metrics, UploadHandler upload)
+    : impl_(std::make_shared<Impl>(runtime, std::move(settings), std::move(handler), metrics,
+                                   std::move(upload))) {}
 
 HttpServer::~HttpServer() {
   impl_->stopped = true;

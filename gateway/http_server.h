@@ -2,7 +2,9 @@
 // required, CA-verified client certificate, for the peer listener), HTTP/1.1 keep-alive,
 // one coroutine per connection on its own strand, limits and timeouts on everything:
 // handshake, the wait for a request (idle), reading one request, writing one response;
-// header and body size limits (431, 413), a cap on open connections. Drain() stops
+// header and body size limits (431, 413), a cap on open connections. Bodies of any size
+// stream 1 MiB at a time: requests into an UploadHandler's BodySink (answering
+// `Expect: 100-continue` once a sink took them), responses from a BodySource. Drain() stops
 // accepting, closes idle connections, lets in-flight requests finish and closes their
 // connections after the response.
 //
@@ -50,8 +52,11 @@ struct ServerSettings {
 
 class HttpServer {
  public:
-  // `metrics` may be null; it must outlive the server.
-  HttpServer(IoRuntime& runtime, ServerSettings settings, Handler handler, Metrics* metrics);
+  // `metrics` may be null; it must outlive the server. `upload` (optional) is asked, for
+  // every request once its header is read, whether to stream the body into a BodySink
+  // (no body limit then; the read timeout applies to each piece, not the whole body).
+  HttpServer(IoRuntime& runtime, ServerSettings settings, Handler handler, Metrics* metrics,
+             UploadHandler upload = nullptr);
   ~HttpServer();
 
   // Loads TLS material, binds and starts accepting. Returns the bound port.

@@ -7,11 +7,13 @@
 #include <mutex>
 #include <set>
 
+#include "core/dataset.h"
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "federation/job_router.h"
 #include "federation/placement.h"
+#include "federation/transfer.h"
 #include "gateway/federation_service.h"
 #include "gateway/http_types.h"
 #include "gateway/io_runtime.h"
@@ -72,13 +74,49 @@ struct JobSubmission {
   federation::JobSpec spec;
   std::string name;
   std::string canonical;
+  // "inputs": [{dataset, center}], resolved into spec.inputs before placement.
+  std::vector<std::pair<std::string, std::string>> inputs;
 };
+
+core::Status ParseInputs(const json::object& o, JobSubmission* s) {
+  const json::value* inputs = o.if_contains("inputs");
+  if (inputs == nullptr || inputs->is_null()) return core::Status::Ok();
+  if (!inputs->is_array() || inputs->as_array().size() > federation::kMaxJobInputs) {
+    return core::InvalidArgument("must be a list of at most " +
+                                     std::to_string(federation::kMaxJobInputs) +
+                                     " {\"dataset\", \"center\"}",
+                                 "inputs");
+  }
+  for (size_t i = 0; i < inputs->as_array().size(); ++i) {
+    const std::string field = "inputs[" + std::to_string(i) + "]";
+    const json::value& item = inputs->as_array()[i];
+    if (!item.is_object()) return core::InvalidArgument("must be an object", field);
+    EDWC_RETURN_IF_ERROR(core::RejectUnknownFields(item.as_object(), {"dataset", "center"}));
+    EDWC_ASSIGN_OR_RETURN(std::string dataset, core::GetString(item.as_object(), "dataset"));
+    EDWC_ASSIGN_OR_RETURN(std::string center, core::GetString(item.as_object(), "center"));
+    if (!core::ValidDatasetName(dataset)) {
+      return core::InvalidArgument("not a dataset name", field + ".dataset");
+    }
+    if (!core::IsValidCenterId(center)) {
+      return core::InvalidArgument("not a center id", field + ".center");
+    }
+    if (!s->inputs.empty() && s->inputs.front().second != center) {
+      return core::InvalidArgument(
+          "all inputs must be at one center (" + s->inputs.front().second + ")", field + ".center");
+    }
+    s->inputs.emplace_back(std::move(dataset), std::move(center));
+  }
+  if (!s->inputs.empty() && s->placement.dataset) {
+    return core::InvalidArgument("give inputs or dataset, not both", "dataset");
+  }
+  return core::Status::Ok();
+}
 
 core::Result<JobSubmission> ParseSubmission(std::string_view body) {
   EDWC_ASSIGN_OR_RETURN(json::object o, core::ParseJsonObject(body));
   JobSubmission s;
-  EDWC_ASSIGN_OR_RETURN(s.placement,
-                        federation::PlacementRequestFromJson(o, {"command", "env", "name"}));
+  EDWC_ASSIGN_OR_RETURN(
+      s.placement, federation::PlacementRequestFromJson(o, {"command", "env", "name", "inputs"}));
   const json::value* command = o.if_contains("command");
   if (command == nullptr || !command->is_array() || command->as_array().empty() ||
       command->as_array().size() > kMaxCommandArgs) {
@@ -111,6 +149,7 @@ core::Result<JobSubmission> ParseSubmission(std::string_view body) {
     }
     std::sort(s.spec.env.begin(), s.spec.env.end());
   }
+  EDWC_RETURN_IF_ERROR(ParseInputs(o, &s));
   EDWC_ASSIGN_OR_RETURN(auto name, core::GetOptionalString(o, "name"));
   if (name && name->size() > 128) return core::InvalidArgument("at most 128 characters", "name");
   s.name = name.value_or("");
@@ -124,6 +163,13 @@ core::Result<JobSubmission> ParseSubmission(std::string_view body) {
   for (const auto& [k, v] : s.spec.env) env[k] = v;
   if (!env.empty()) canonical["env"] = std::move(env);
   if (!s.name.empty()) canonical["name"] = s.name;
+  if (!s.inputs.empty()) {
+    json::array inputs;
+    for (const auto& [dataset, center] : s.inputs) {
+      inputs.push_back(json::object{{"dataset", dataset}, {"center", center}});
+    }
+    canonical["inputs"] = std::move(inputs);
+  }
   s.canonical = json::serialize(canonical);
   return s;
 }
@@ -194,6 +240,12 @@ json::object JobJson(const JobRecord& j) {
                        {"message", u.message}};
     Merge(usage, Money("cost", u.cost));
     o["usage"] = std::move(usage);
+    if (u.output) {
+      o["output"] = json::object{{"dataset", u.output->dataset},
+                                 {"center", j.ran_on},
+                                 {"size", u.output->size},
+                                 {"sha256", u.output->sha256}};
+    }
   }
   if (!j.failure_reason.empty()) o["reason"] = j.failure_reason;
   if (j.cancel_requested) o["cancel_requested"] = true;
@@ -309,6 +361,11 @@ struct JobService::Impl : std::enable_shared_from_this<Impl> {
   core::Time view_at{};                                                  // GUARDED_BY(view_mu)
 
   void Submit(HttpRequest& req, const RouteContext& ctx, Respond respond);
+  void ResolveInputs(JobSubmission s, std::function<void(core::Result<JobSubmission>)> done);
+  JobSubmission WithInputs(JobSubmission s, const std::vector<core::DatasetManifest>& manifests);
+  void Place(const JobSubmission& submission, const std::string& owner, const std::string& key,
+             Respond respond);
+  ManifestSource manifests;  // set once before serving
   void List(HttpRequest& req, const RouteContext& ctx, Respond respond);
   void Show(HttpRequest& req, const RouteContext& ctx, Respond respond);
   void CancelJob(HttpRequest& req, const RouteContext& ctx, Respond respond);
@@ -541,24 +598,104 @@ void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond
         core::InvalidArgument("1-200 printable characters without spaces", "Idempotency-Key")));
   }
   if (key.empty()) key = core::NewRandomId("key");
+  if (submission->inputs.empty()) return Place(*submission, owner, key, respond);
+  if (!manifests) {
+    return respond(HttpResponse::Error(core::Status(
+        core::Code::kFailedPrecondition, "this center cannot look up datasets", "inputs")));
+  }
+  ResolveInputs(std::move(submission).value(),
+                [self = shared_from_this(), owner, key, respond](core::Result<JobSubmission> s) {
+                  if (!s.ok()) return respond(HttpResponse::Error(s.status()));
+                  self->Place(std::move(s).value(), owner, key, respond);
+                });
+}
+
+// Pins each input to its content (the manifest's SHA-256 now) and lets placement count
+// moving it: the dataset's size from its center, and only the zones it may go to.
+void JobService::Impl::ResolveInputs(JobSubmission s,
+                                     std::function<void(core::Result<JobSubmission>)> done) {
+  struct Pending {
+    std::mutex mu;
+    JobSubmission s;
+    size_t left;
+    core::Status error;
+    std::vector<core::DatasetManifest> manifests;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = s.inputs.size();
+  pending->manifests.resize(s.inputs.size());
+  pending->s = std::move(s);
+  for (size_t i = 0; i < pending->s.inputs.size(); ++i) {
+    const auto& [dataset, center] = pending->s.inputs[i];
+    manifests(center, dataset,
+              [self = shared_from_this(), pending, i, done](core::Result<core::DatasetManifest> m) {
+                std::unique_lock lock(pending->mu);
+                if (m.ok()) pending->manifests[i] = std::move(m).value();
+                if (!m.ok() && pending->error.ok()) {
+                  pending->error = m.status().WithContext("inputs[" + std::to_string(i) + "]");
+                }
+                if (--pending->left > 0) return;
+                lock.unlock();
+                if (!pending->error.ok()) return done(pending->error);
+                done(self->WithInputs(std::move(pending->s), pending->manifests));
+              });
+  }
+}
+
+JobSubmission JobService::Impl::WithInputs(JobSubmission s,
+                                           const std::vector<core::DatasetManifest>& manifests) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < manifests.size(); ++i) {
+    const core::DatasetManifest& m = manifests[i];
+    s.spec.inputs.push_back({s.inputs[i].first, s.inputs[i].second, m.sha256, m.size});
+    bytes += static_cast<uint64_t>(m.size);
+  }
+  s.placement.dataset = federation::DatasetRef{s.inputs.front().second, bytes};
+  // Only where every input may go under our residency rules.
+  std::set<std::string> allowed;
+  for (const federation::ViewEntry& e : *CurrentView(clock->Now())) {
+    bool ok = true;
+    for (const core::DatasetManifest& m : manifests) {
+      ok = ok && federation::CheckResidency(config.datasets.residency, m.zone, m.tags,
+                                            e.advert.center, e.advert.zone)
+                     .ok();
+    }
+    if (ok) allowed.insert(e.advert.zone);
+  }
+  if (!config.datasets.residency.empty()) {
+    std::vector<std::string> zones;
+    for (const std::string& z : allowed) {
+      if (s.placement.zones.empty() || std::find(s.placement.zones.begin(), s.placement.zones.end(),
+                                                 z) != s.placement.zones.end()) {
+        zones.push_back(z);
+      }
+    }
+    if (zones.empty()) zones.push_back("(none allowed by residency)");
+    s.placement.zones = std::move(zones);
+  }
+  return s;
+}
+
+void JobService::Impl::Place(const JobSubmission& submission, const std::string& owner,
+                             const std::string& key, Respond respond) {
   const core::Time now = clock->Now();
   // A job runs as soon as it is placed; `start` serves quotes for later windows.
-  if (submission->placement.earliest_start &&
-      *submission->placement.earliest_start > now + std::chrono::minutes(1)) {
+  if (submission.placement.earliest_start &&
+      *submission.placement.earliest_start > now + std::chrono::minutes(1)) {
     return respond(HttpResponse::Error(core::InvalidArgument(
         "a job starts when it is placed; quote a later start, and submit then", "start")));
   }
   const core::Time deadline = now + kSubmitWait;
   // Ranked outside the router's lock: submissions place in parallel.
   const federation::Placement placement =
-      federation::Place(submission->placement, *CurrentView(now), now);
+      federation::Place(submission.placement, *CurrentView(now), now);
 
   std::unique_lock lock(mu);
   if (stopped) {
     return respond(HttpResponse::Error(core::Status(core::Code::kUnavailable, "shutting down")));
   }
   if (auto it = job_of_key.find(IdempotencyKey(owner, key)); it != job_of_key.end()) {
-    RouterResult again = router.Resubmit(it->second, submission->canonical);
+    RouterResult again = router.Resubmit(it->second, submission.canonical);
     if (!again.status.ok()) {
       lock.unlock();
       return respond(HttpResponse::Error(
@@ -571,7 +708,7 @@ void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond
     return Process(std::move(again));
   }
   std::vector<federation::Candidate> candidates;
-  const std::string objective(federation::ObjectiveName(submission->placement.objective));
+  const std::string objective(federation::ObjectiveName(submission.placement.objective));
   for (size_t i = 0; i < placement.quotes.size(); ++i) {
     const federation::Quote& q = placement.quotes[i];
     candidates.push_back({q.center, q.peer_url, q.model, q.count, q.total, q.start, q.finish,
@@ -580,7 +717,7 @@ void JobService::Impl::Submit(HttpRequest& req, const RouteContext& ctx, Respond
                               core::FormatRfc3339(q.finish)});
   }
   const std::string job_id = core::NewRandomId("job");
-  RouterResult r = router.Submit(job_id, key, owner, submission->canonical, submission->spec,
+  RouterResult r = router.Submit(job_id, key, owner, submission.canonical, submission.spec,
                                  std::move(candidates), config.jobs.hold_ttl, now);
   if (!r.status.ok()) {
     lock.unlock();
@@ -778,6 +915,8 @@ void JobService::RegisterRoutes(Router& router) {
   router.Add("GET", "/v1/jobs/{id}", brokers, bind(&Impl::Show));
   router.Add("DELETE", "/v1/jobs/{id}", brokers, bind(&Impl::CancelJob));
 }
+
+void JobService::SetManifestSource(ManifestSource source) { impl_->manifests = std::move(source); }
 
 void JobService::Start() {
   impl_->runtime.Every(kTick, [weak = std::weak_ptr<Impl>(impl_)] {

@@ -21,10 +21,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string_view>
 
 #include "config/center_config.h"
+#include "core/dataset.h"
 #include "core/money.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -40,6 +42,12 @@ class Metrics;
 class Router;
 class ViewSource;
 
+// Looks up the manifest of `dataset` at `center` (the inputs of a job), answering once
+// from any thread.
+using ManifestSource =
+    std::function<void(const std::string& center, const std::string& dataset,
+                       std::function<void(core::Result<core::DatasetManifest>)>)>;
+
 class JobService {
  public:
   // How long POST /v1/jobs waits for the job to leave `placing` before answering 202.
@@ -53,6 +61,8 @@ class JobService {
 
   // REQUIRES: before the api listener serves. Its routes answer 503 until Open.
   void RegisterRoutes(Router& api_router);
+  // Jobs that name input datasets are refused until this is set. REQUIRES: before Open.
+  void SetManifestSource(ManifestSource source);
   // Loads the jobs in `store` and resumes the unfinished; places new jobs on `view`.
   // Both must outlive the service.
   core::Status Open(storage::Store* store, const ViewSource* view);

@@ -60,6 +60,12 @@ void Metrics::AddFamily(std::string name, std::string help, std::string type,
   families_.push_back({std::move(name), std::move(help), std::move(type), std::move(fn)});
 }
 
+void Metrics::AddCounter(std::string name, std::string help, std::function<double()> fn) {
+  AddFamily(std::move(name), std::move(help), "counter", [fn = std::move(fn)] {
+    return Samples{{"", fn()}};
+  });
+}
+
 void Metrics::AddGaugesBy(std::string name, std::string help, std::string label,
                           std::function<std::map<std::string, double>()> fn) {
   AddFamily(std::move(name), std::move(help), "gauge",
@@ -150,7 +156,7 @@ std::string Metrics::RenderPrometheus() const {
     for (const auto& [labels, value] : f.fn()) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.17g", value);
-      out += f.name + "{" + labels + "} " + buf + "\n";
+      out += labels.empty() ? f.name + " " + buf + "\n" : f.name + "{" + labels + "} " + buf + "\n";
     }
   }
   return out;

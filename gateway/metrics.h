@@ -47,6 +47,8 @@ class Metrics {
 
   // Extra gauges rendered as-is: fn() is called at render time.
   void AddGauge(std::string name, std::string help, std::function<double()> fn);
+  // A counter (name ending _total) whose value fn() reads at render time.
+  void AddCounter(std::string name, std::string help, std::function<double()> fn);
 
   // A metric family with labels: fn() returns (label set, value) pairs at render time,
   // e.g. {"reason=\"forged\"", 3}. `type` is "counter" or "gauge".

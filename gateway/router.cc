@@ -1,6 +1,7 @@
 #include "gateway/router.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "gateway/metrics.h"
 
@@ -33,6 +34,51 @@ std::string RoleList(const std::vector<config::Role>& roles) {
   return out;
 }
 
+// Records an upload route's answer in Metrics like Dispatch records any other: the status
+// Finish answers with, or the error a Write refused with; an Abort counts as 499 (the
+// client closed the request), and latency runs from the header to the end.
+class RecordingSink : public BodySink {
+ public:
+  RecordingSink(std::shared_ptr<BodySink> inner, Metrics* metrics, int metrics_id,
+                std::chrono::steady_clock::time_point started)
+      : inner_(std::move(inner)), record_{metrics, metrics_id, started} {}
+
+  // The callbacks carry their own copy of the recorder: they may run after the server
+  // has let go of this sink.
+  void Write(std::string_view piece, std::function<void(core::Status)> done) override {
+    inner_->Write(piece, [record = record_, done = std::move(done)](core::Status st) {
+      if (!st.ok()) record(HttpStatusFor(st.code()));
+      done(std::move(st));
+    });
+  }
+  void Finish(Respond respond) override {
+    inner_->Finish([record = record_, respond = std::move(respond)](HttpResponse r) {
+      record(r.status);
+      respond(std::move(r));
+    });
+  }
+  void Abort(const core::Status& why) override {
+    record_(kClientClosedRequest);
+    inner_->Abort(why);
+  }
+
+ private:
+  static constexpr int kClientClosedRequest = 499;
+  struct Recorder {
+    Metrics* metrics;
+    int metrics_id;
+    std::chrono::steady_clock::time_point started;
+    void operator()(int status) const {
+      if (metrics) {
+        metrics->RecordRequest(metrics_id, status, std::chrono::steady_clock::now() - started);
+      }
+    }
+  };
+
+  std::shared_ptr<BodySink> inner_;
+  Recorder record_;
+};
+
 }  // namespace
 
 std::string_view RouteContext::Param(std::string_view name) const {
@@ -54,6 +100,13 @@ void Router::Add(std::string_view method, std::string_view pattern, Access acces
   r.handler = std::move(handler);
   r.metrics_id = metrics_ ? metrics_->RegisterRoute(pattern) : 0;
   routes_.push_back(std::move(r));
+}
+
+void Router::AddUpload(std::string_view method, std::string_view pattern, Access access,
+                       UploadRouteHandler handler) {
+  Add(method, pattern, std::move(access), nullptr);
+  routes_.back().upload = std::move(handler);
+  has_uploads_ = true;
 }
 
 bool Router::Match(const Route& r, std::string_view path, RouteContext* ctx) {
@@ -114,21 +167,63 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
     return record(HttpResponse::Error(
         core::NotFound("no route for " + request.method + " " + std::string(path))));
   }
-  RouteContext ctx;
-  if (!found->access.is_public) {
-    auto principal = auth_->Authenticate(request.Header("authorization"));
-    if (!principal.ok()) return record(HttpResponse::Error(principal.status()));
-    const auto& roles = found->access.roles;
-    if (std::find(roles.begin(), roles.end(), (*principal)->role) == roles.end()) {
-      return record(HttpResponse::Error(core::Status(
-          core::Code::kPermissionDenied,
-          "role " + std::string(config::RoleName((*principal)->role)) + " may not " +
-              request.method + " " + found->pattern + "; it needs " + RoleList(roles))));
-    }
-    ctx.principal = *principal;
+  if (!found->handler) {
+    return record(HttpResponse::Error(
+        core::Internal(found->pattern +
+                       " streams its request body, but the server was not given the "
+                       "router's upload handler")));
   }
+  RouteContext ctx;
+  core::Status allowed = Authorize(*found, request, &ctx);
+  if (!allowed.ok()) return record(HttpResponse::Error(allowed));
   Match(*found, path, &ctx);
   found->handler(request, ctx, std::move(record));
+}
+
+core::Status Router::Authorize(const Route& route, const HttpRequest& request,
+                               RouteContext* ctx) const {
+  if (route.access.is_public) return core::Status::Ok();
+  auto principal = auth_->Authenticate(request.Header("authorization"));
+  if (!principal.ok()) return principal.status();
+  const auto& roles = route.access.roles;
+  if (std::find(roles.begin(), roles.end(), (*principal)->role) == roles.end()) {
+    return core::Status(core::Code::kPermissionDenied,
+                        "role " + std::string(config::RoleName((*principal)->role)) + " may not " +
+                            request.method + " " + route.pattern + "; it needs " + RoleList(roles));
+  }
+  ctx->principal = *principal;
+  return core::Status::Ok();
+}
+
+core::Result<std::shared_ptr<BodySink>> Router::DispatchUpload(HttpRequest& head) const {
+  if (!has_uploads_) return std::shared_ptr<BodySink>();
+  const auto started = std::chrono::steady_clock::now();
+  const std::string_view path = head.path();
+  // The route Dispatch would choose; only if it is an upload route is the body streamed.
+  const Route* found = nullptr;
+  for (const Route& r : routes_) {
+    if (r.method == head.method && Match(r, path, nullptr)) {
+      found = &r;
+      break;
+    }
+  }
+  if (found == nullptr || !found->upload) return std::shared_ptr<BodySink>();
+  auto record = [this, found, started](const core::Status& st) {
+    if (metrics_) {
+      metrics_->RecordRequest(found->metrics_id, HttpStatusFor(st.code()),
+                              std::chrono::steady_clock::now() - started);
+    }
+    return st;
+  };
+  RouteContext ctx;
+  core::Status allowed = Authorize(*found, head, &ctx);
+  if (!allowed.ok()) return record(allowed);
+  Match(*found, path, &ctx);
+  auto sink = found->upload(head, ctx);
+  if (!sink.ok()) return record(sink.status());
+  if (*sink == nullptr) return record(core::Internal(found->pattern + " gave no body sink"));
+  return std::shared_ptr<BodySink>(
+      std::make_shared<RecordingSink>(std::move(*sink), metrics_, found->metrics_id, started));
 }
 
 }  // namespace edwc::gateway

@@ -2,11 +2,12 @@
 // handlers, checks the caller's role, answers 404 and 405 (with Allow), and records
 // every answer in Metrics under its route pattern.
 //
-// Routes are added before serving; Dispatch is thread-safe afterwards.
+// Routes are added before serving; Dispatch and DispatchUpload are thread-safe afterwards.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ struct RouteContext {
 };
 
 using RouteHandler = std::function<void(HttpRequest&, const RouteContext&, Respond)>;
+// For routes whose body is streamed (AddUpload): called with the request's header only.
+using UploadRouteHandler =
+    std::function<core::Result<std::shared_ptr<BodySink>>(HttpRequest& head, const RouteContext&)>;
 
 // Who may call a route: nobody needs a token (kPublic), or one of `roles`.
 struct Access {
@@ -44,8 +48,19 @@ class Router {
   // REQUIRES: before serving. `pattern` segments in braces are captured.
   void Add(std::string_view method, std::string_view pattern, Access access, RouteHandler handler);
 
+  // A route whose request body is streamed into the sink the handler returns (uploads of
+  // any size). Same access rules and metrics as Add. REQUIRES: before serving.
+  void AddUpload(std::string_view method, std::string_view pattern, Access access,
+                 UploadRouteHandler handler);
+
   // The Handler to give the HttpServer.
   void Dispatch(HttpRequest& request, Respond respond) const;
+  // The UploadHandler to give the HttpServer: nullptr (read the body whole and Dispatch,
+  // which also answers 404 and 405) unless the route Dispatch would choose is an upload
+  // route; then the caller's token and role are checked (an error status when they fail,
+  // before any of the body is read) and the route's sink is returned, its answer recorded
+  // in Metrics like any other (an upload the client abandons counts as status 499).
+  core::Result<std::shared_ptr<BodySink>> DispatchUpload(HttpRequest& head) const;
 
  private:
   struct Route {
@@ -54,13 +69,17 @@ class Router {
     std::vector<std::string> segments;
     Access access;
     RouteHandler handler;
+    UploadRouteHandler upload;  // set for AddUpload routes (handler empty)
     int metrics_id = 0;
   };
   static bool Match(const Route& r, std::string_view path, RouteContext* ctx);
+  // The caller's token and role against the route's Access; sets ctx->principal.
+  core::Status Authorize(const Route& route, const HttpRequest& request, RouteContext* ctx) const;
 
   const Authenticator* auth_;
   Metrics* metrics_;
   std::vector<Route> routes_;
+  bool has_uploads_ = false;  // spares DispatchUpload a route scan on servers without any
 };
 
 }  // namespace edwc::gateway

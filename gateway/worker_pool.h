@@ -1,9 +1,9 @@
 // WorkerPool: a few threads for blocking work that must stay off the I/O threads
-// (fork/exec of a job, a slurmrestd call). Tasks run in the order posted when the pool has
-// one thread; with more, concurrently.
+// (fork/exec of a job, a slurmrestd call, dataset file I/O). Tasks run in the order
+// posted when the pool has one thread; with more, concurrently.
 //
-// Thread-safety: Post from any thread. The destructor runs the tasks already posted,
-// then joins.
+// Thread-safety: Post from any thread. Close (and the destructor) runs the tasks already
+// posted, then joins; a Post after Close returns false and drops the task.
 #pragma once
 
 #include <condition_variable>
@@ -20,23 +20,33 @@ class WorkerPool {
   explicit WorkerPool(int threads) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
-  ~WorkerPool() {
+  ~WorkerPool() { Close(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues `task`; false (and the task dropped) once the pool is closing.
+  bool Post(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Runs what was posted, then joins the threads. Idempotent.
+  // REQUIRES: not called from one of the pool's own tasks.
+  void Close() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-  WorkerPool(const WorkerPool&) = delete;
-  WorkerPool& operator=(const WorkerPool&) = delete;
-
-  void Post(std::function<void()> task) {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
+    std::lock_guard join(join_mu_);
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
     }
-    cv_.notify_one();
   }
 
  private:
@@ -57,6 +67,7 @@ class WorkerPool {
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;  // GUARDED_BY(mu_)
   bool stopping_ = false;                    // GUARDED_BY(mu_)
+  std::mutex join_mu_;
   std::vector<std::thread> threads_;
 };
 

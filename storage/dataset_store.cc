@@ -667,6 +667,7 @@ Result<std::unique_ptr<DatasetUpload>> DatasetStore::BeginUpload(std::string_vie
   m.sha256 = Sha256Hex("");  // a placeholder, so that the check covers the rest
   m.zone = std::move(zone);
   m.tags = std::move(tags);
+  m.center = center_;
   EDWC_RETURN_IF_ERROR(core::ValidateDatasetManifest(m));
   m.sha256.clear();
   const std::string context = DatasetContext(name);

@@ -173,6 +173,17 @@ TEST(RequestFlagsTest, JobBodyRefusals) {
   EXPECT_EQ(BuildJobRequest(*no_command.args, now).status().field(), "command");
   Parsed bad_env({"--model", "h800", "--duration", "1h", "--env", "1X=2", "--", "true"}, true);
   EXPECT_EQ(BuildJobRequest(*bad_env.args, now).status().field(), "env");
+  Parsed inputs({"--model", "h800", "--duration", "1h", "--input", "corpus@qingpu", "--input",
+                 "a@b@wuhu", "--", "true"},
+                true);
+  auto with_inputs = BuildJobRequest(*inputs.args, now);
+  ASSERT_TRUE(with_inputs.ok()) << with_inputs.status().ToString();
+  EXPECT_EQ(
+      with_inputs->at("inputs"),
+      json::parse(R"([{"dataset":"corpus","center":"qingpu"},{"dataset":"a@b","center":"wuhu"}])"));
+  Parsed bad_input({"--model", "h800", "--duration", "1h", "--input", "corpus", "--", "true"},
+                   true);
+  EXPECT_EQ(BuildJobRequest(*bad_input.args, now).status().field(), "input");
   Parsed twice({"--model", "h800", "--duration", "1h", "--env", "A=1", "--env", "A=2", "--", "x"},
                true);
   EXPECT_EQ(BuildJobRequest(*twice.args, now).status().field(), "env");

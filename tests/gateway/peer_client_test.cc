@@ -372,7 +372,7 @@ TEST_F(PeerClientTest, CircuitBreakerOpensThenHalfOpensAfterTheWindow) {
   EXPECT_EQ(after->status, 200);
   EXPECT_EQ(served(), 5);
   const std::string text = metrics.RenderPrometheus();
-  EXPECT_NE(text.find("edwc_peer_client_breaker_opens_total{} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("edwc_peer_client_breaker_opens_total 1"), std::string::npos) << text;
   EXPECT_NE(text.find("edwc_peer_client_requests_total{result=\"circuit_open\"} 3"),
             std::string::npos)
       << text;

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -58,6 +59,12 @@ Cluster::~Cluster() {
     if (a.child.pid > 0) children.push_back(a.child);
   }
   cli::StopChildren(children, 10s);
+  // A failed test shows what its agents said.
+  if (::testing::Test::HasFailure()) {
+    for (const Agent& a : agents_) {
+      std::cerr << "---- " << a.id << "'s log (end) ----\n" << LogTail(a.dir + "/agent.log") << "\n";
+    }
+  }
 }
 
 Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit& edit) {
