@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "core/ids.h"
@@ -40,7 +41,42 @@ constexpr SampleJob kJobs[] = {
      "echo \"serving on devices $EDWC_DEVICES\"; sleep 2"},
     {"broken-script", "2 x h20 for 30m; the script exits 3",
      R"("model":"h20","count":2,"duration_minutes":30)", "echo 'missing input' >&2; exit 3"},
+    {"log-analytics", "4 x h20 for 1h on the 32 MiB dataset sensor-logs, cheapest with the move",
+     R"("model":"h20","count":4,"duration_minutes":60,)"
+     R"("inputs":[{"dataset":"sensor-logs","center":"$HOME"}])",
+     "wc -c < \"$EDWC_INPUT_DIR/sensor-logs\" > \"$EDWC_OUTPUT_DIR/bytes-analysed.txt\"; "
+     "echo \"analysed $EDWC_INPUT_DIR/sensor-logs\""},
 };
+
+constexpr int64_t kDatasetBytes = 32 << 20;
+
+// Uploads the dataset the last sample job reads: 32 MiB of pseudo-random bytes.
+bool UploadDataset(gateway::HttpsClient& client,
+                   const std::vector<std::pair<std::string, std::string>>& auth) {
+  uint64_t state = 0x2545f4914f6cdd1dull;
+  auto read = [&state](char* buffer, size_t max) -> core::Result<size_t> {
+    for (size_t i = 0; i + 8 <= max; i += 8) {
+      state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
+      std::memcpy(buffer + i, &state, 8);
+    }
+    return max;
+  };
+  int64_t left = kDatasetBytes;
+  auto bounded = [&](char* buffer, size_t max) -> core::Result<size_t> {
+    const size_t n = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(max)));
+    left -= static_cast<int64_t>(n);
+    return read(buffer, n);
+  };
+  auto r = client.Upload("PUT", "/v1/datasets/sensor-logs", kDatasetBytes, bounded, {auth[0]});
+  if (!r.ok() || r->status >= 300) {
+    std::printf("  (could not upload sensor-logs: %s)\n",
+                r.ok() ? r->body.c_str() : r.status().ToString().c_str());
+    return false;
+  }
+  std::printf(
+      "  dataset sensor-logs: 32 MiB uploaded here, chunked and hashed (PUT /v1/datasets)\n");
+  return true;
+}
 
 std::string Str(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -76,6 +112,41 @@ void PrintQuotes(const json::object& placement) {
   }
 }
 
+// Brings a job's output dataset to the broker's home center and prints it.
+void BringHome(gateway::HttpsClient& client,
+               const std::vector<std::pair<std::string, std::string>>& auth,
+               const std::string& home, const json::object& output, std::chrono::seconds within) {
+  const std::string dataset = Str(output, "dataset"), center = Str(output, "center");
+  std::string how = "already here";
+  if (center != home) {
+    auto headers = auth;
+    headers.emplace_back("idempotency-key", "demo-output-" + dataset);
+    const std::string body =
+        json::serialize(json::object{{"dataset", dataset}, {"from", center}, {"to", home}});
+    auto r = client.Request("POST", "/v1/transfers", body, headers);
+    auto doc = r.ok() ? core::ParseJsonObject(r->body) : core::Result<json::object>(r.status());
+    if (!doc.ok() || !doc->contains("transfer")) return;
+    const std::string id = Str(doc->at("transfer").as_object(), "id");
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    json::object t;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto g = client.Request("GET", "/v1/transfers/" + id, "", auth);
+      auto got = g.ok() ? core::ParseJsonObject(g->body) : core::Result<json::object>(g.status());
+      if (got.ok() && got->contains("transfer")) t = got->at("transfer").as_object();
+      const std::string state = Str(t, "state");
+      if (state == "done" || state == "failed" || state == "cancelled") break;
+      std::this_thread::sleep_for(100ms);
+    }
+    if (Str(t, "state") != "done") return;
+    how = "moved home by " + id + ", egress ¥" + Str(t, "egress_cny");
+  }
+  auto data = client.Request("GET", "/v1/datasets/" + dataset, "", auth);
+  if (!data.ok() || data->status != 200) return;
+  std::string text = data->body.substr(0, 80);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::printf("      results: %s \"%s\" (%s)\n", dataset.c_str(), text.c_str(), how.c_str());
+}
+
 }  // namespace
 
 size_t HomeCenterIndex(const std::vector<WorkloadCenter>& centers) {
@@ -98,7 +169,11 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
   std::printf("\nSample workload: a broker at %s (%s) quotes and submits %zu jobs:\n\n",
               home.id.c_str(), home.zone.c_str(), std::size(kJobs));
   std::vector<std::pair<const SampleJob*, std::string>> placed;  // job, id
+  const bool have_data = UploadDataset(**client, auth);
   for (const SampleJob& job : kJobs) {
+    if (!have_data && std::string_view(job.placement).find("inputs") != std::string_view::npos) {
+      continue;
+    }
     std::string request = "{";  // appended: GCC 12 warns falsely on "{" + string (-Wrestrict)
     request += ReplaceAll(job.placement, "$HOME", home.id);
     request += '}';
@@ -164,6 +239,9 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
     }
     std::printf("  %-16s %-10s %-10s %8s %10s  %s\n", job->name, state.c_str(),
                 Str(last, "center").c_str(), seconds.c_str(), cost.c_str(), exit.c_str());
+    if (const json::value* out = last.if_contains("output"); out && out->is_object()) {
+      BringHome(**client, auth, home.id, out->as_object(), within);
+    }
   }
   return result;
 }

@@ -164,7 +164,7 @@ struct JobSettings {
 struct DatasetSettings {
   std::string dir;  // dataset files and manifests; default <storage.path>.datasets
   int64_t chunk_size_bytes = core::kDefaultChunkSize;  // of uploads here (64 KiB..64 MiB)
-  int32_t streams = 4;  // chunks one incoming transfer fetches at once (1..64)
+  int32_t streams = 8;  // chunks one incoming transfer fetches at once (1..64)
   // Where datasets may be copied; checked at both ends of a transfer, in order.
   std::vector<core::ResidencyRule> residency;
   bool operator==(const DatasetSettings&) const = default;

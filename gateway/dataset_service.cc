@@ -158,26 +158,34 @@ struct DatasetService::Impl : std::enable_shared_from_this<Impl> {
   class RangeSource;
 };
 
-// Streams a PUT body into a DatasetUpload on the file workers, one piece at a time.
+// Streams a PUT body into a DatasetUpload on the file workers, one piece at a time. The
+// upload itself is begun there too, with the first piece: no file I/O on the I/O thread.
 class DatasetService::Impl::UploadSink final : public BodySink,
                                                public std::enable_shared_from_this<UploadSink> {
  public:
-  UploadSink(std::shared_ptr<DatasetService::Impl> service,
-             std::unique_ptr<storage::DatasetUpload> upload, bool existed)
-      : service_(std::move(service)), upload_(std::move(upload)), existed_(existed) {}
+  struct Params {
+    std::string name, zone;
+    std::vector<std::string> tags;
+    int64_t chunk_size = 0;
+  };
+  UploadSink(std::shared_ptr<DatasetService::Impl> service, Params params)
+      : service_(std::move(service)), params_(std::move(params)) {}
 
   void Write(std::string_view piece, std::function<void(core::Status)> done) override {
     auto task = [this, me = shared_from_this(), piece, done] {
-      core::Status st = upload_->Append(piece);
+      core::Status st = Begin();
+      if (st.ok()) st = upload_->Append(piece);
       if (st.ok()) service_->bytes_in += piece.size();
       done(st);
     };
-    if (!service_->Post(std::move(task)))
+    if (!service_->Post(std::move(task))) {
       done(core::Status(core::Code::kUnavailable, "shutting down"));
+    }
   }
 
   void Finish(Respond respond) override {
     service_->PostOr503(respond, [this, me = shared_from_this(), respond] {
+      if (core::Status st = Begin(); !st.ok()) return respond(HttpResponse::Error(st));
       auto manifest = upload_->Commit();
       if (!manifest.ok()) return respond(HttpResponse::Error(manifest.status()));
       core::LogInfo("datasets",
@@ -188,14 +196,27 @@ class DatasetService::Impl::UploadSink final : public BodySink,
   }
 
   void Abort(const core::Status& why) override {
-    core::LogWarn("datasets", "upload abandoned: " + why.ToString());
-    if (!service_->Post([me = shared_from_this()] { me->upload_->Abort(); })) upload_->Abort();
+    core::LogWarn("datasets", "upload of " + params_.name + " abandoned: " + why.ToString());
+    service_->Post([me = shared_from_this()] {
+      if (me->upload_) me->upload_->Abort();
+    });
   }
 
  private:
+  // On a file worker; the pieces of one upload come one at a time.
+  core::Status Begin() {
+    if (upload_) return core::Status::Ok();
+    existed_ = service_->datasets->Get(params_.name).ok();
+    EDWC_ASSIGN_OR_RETURN(upload_,
+                          service_->datasets->BeginUpload(params_.name, params_.zone, params_.tags,
+                                                          params_.chunk_size));
+    return core::Status::Ok();
+  }
+
   std::shared_ptr<DatasetService::Impl> service_;
+  const Params params_;
   std::unique_ptr<storage::DatasetUpload> upload_;
-  const bool existed_;
+  bool existed_ = false;
 };
 
 // Reads [first, first + length) of a dataset on the file workers, piece by piece.
@@ -245,11 +266,14 @@ core::Result<std::shared_ptr<BodySink>> DatasetService::Impl::BeginUpload(HttpRe
     }
   }
   EDWC_ASSIGN_OR_RETURN(std::vector<std::string> tags, ParseTags(tags_text));
-  const bool existed = datasets->Get(name).ok();
-  EDWC_ASSIGN_OR_RETURN(auto upload,
-                        datasets->BeginUpload(name, zone, std::move(tags), chunk_size));
-  return std::shared_ptr<BodySink>(
-      std::make_shared<UploadSink>(shared_from_this(), std::move(upload), existed));
+  const bool zone_ok =
+      !zone.empty() && zone.size() <= 63 && std::all_of(zone.begin(), zone.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+  if (!zone_ok)
+    return core::InvalidArgument("'" + zone + "' is not a zone: [a-z0-9-], 1-63", "zone");
+  return std::shared_ptr<BodySink>(std::make_shared<UploadSink>(
+      shared_from_this(), UploadSink::Params{name, zone, std::move(tags), chunk_size}));
 }
 
 void DatasetService::Impl::List(Respond respond) {

@@ -411,7 +411,9 @@ class PartialImpl final : public PartialDataset {
   }
 
   // Rehashes the done prefix from disk (resume). Called once, before the object is shared.
-  Status Resume() {
+  // Without `check_whole` the done prefix is still re-verified, chunk by chunk.
+  Status Resume(bool check_whole) {
+    check_whole_ = check_whole;
     std::unique_lock lock(mu_);
     hashing_ = true;
     AdvanceHash(lock);
@@ -420,7 +422,9 @@ class PartialImpl final : public PartialDataset {
 
   const DatasetManifest& manifest() const override { return m_; }
 
-  Status WriteChunk(int64_t i, std::string_view bytes) override {
+  Status Sync() override { return SyncFd(fd_.get(), true, context_, path_); }
+
+  Status WriteChunk(int64_t i, std::string_view bytes, bool sync) override {
     if (i < 0 || i >= m_.chunk_count()) {
       return core::InvalidArgument(context_ + ": no chunk " + std::to_string(i) + " in " +
                                    std::to_string(m_.chunk_count()));
@@ -433,17 +437,34 @@ class PartialImpl final : public PartialDataset {
                                                  " bytes, the manifest says " +
                                                  std::to_string(m_.chunk_length(i)));
     }
-    if (Sha256Hex(bytes) != m_.chunk_sha256[static_cast<size_t>(i)]) {
-      return Status(core::Code::kCorruption, where + " fails its SHA-256; not written");
-    }
+    bool already = false;
     {
       std::lock_guard lock(mu_);
       if (closed_) return Closed();
-      if (done_[static_cast<size_t>(i)]) return Status::Ok();
+      already = done_[static_cast<size_t>(i)];
     }
-    // Outside the lock: other chunks are written and synced in parallel.
-    EDWC_RETURN_IF_ERROR(PwriteAll(fd_.get(), bytes, offset, context_, path_));
-    EDWC_RETURN_IF_ERROR(SyncFd(fd_.get(), true, context_, path_));
+    if (already) {  // a duplicate: checked, never written over a good copy
+      if (Sha256Hex(bytes) != m_.chunk_sha256[static_cast<size_t>(i)]) {
+        return Status(core::Code::kCorruption, where + " fails its SHA-256; not written");
+      }
+      return Status::Ok();
+    }
+    // Outside the lock: other chunks are written and synced in parallel. Hashed and
+    // written slice by slice, so that each slice is still in the cache when it is written;
+    // a chunk that fails its hash is then in the file but never counted (it is fetched
+    // and written again, and nothing reads a chunk that is not done).
+    constexpr size_t kSlice = 256 << 10;
+    Sha256 hash;
+    for (size_t at = 0; at < bytes.size(); at += kSlice) {
+      const std::string_view slice = bytes.substr(at, kSlice);
+      hash.Update(slice);
+      EDWC_RETURN_IF_ERROR(
+          PwriteAll(fd_.get(), slice, offset + static_cast<int64_t>(at), context_, path_));
+    }
+    if (hash.FinishHex() != m_.chunk_sha256[static_cast<size_t>(i)]) {
+      return Status(core::Code::kCorruption, where + " fails its SHA-256; not counted");
+    }
+    if (sync) EDWC_RETURN_IF_ERROR(SyncFd(fd_.get(), true, context_, path_));
 
     std::unique_lock lock(mu_);
     const size_t k = static_cast<size_t>(i);
@@ -452,7 +473,7 @@ class PartialImpl final : public PartialDataset {
       CountDone(i, +1);
     }
     verified_[k] = true;
-    if (hashing_ || hashed_through_ != i) return Status::Ok();
+    if (!check_whole_ || hashing_ || hashed_through_ != i) return Status::Ok();
     hashing_ = true;
     lock.unlock();
     whole_.Update(bytes);
@@ -493,10 +514,10 @@ class PartialImpl final : public PartialDataset {
                       context + ": " + std::to_string(m_.chunk_count() - done_count_) +
                           " chunks of " + std::to_string(m_.chunk_count()) + " not received");
       }
-      assert(hashed_through_ == m_.chunk_count() && !hashing_);
+      assert(!check_whole_ || (hashed_through_ == m_.chunk_count() && !hashing_));
     }
-    if (!whole_sha256_) whole_sha256_ = whole_.FinishHex();
-    if (*whole_sha256_ != m_.sha256) {
+    if (check_whole_ && !whole_sha256_) whole_sha256_ = whole_.FinishHex();
+    if (check_whole_ && *whole_sha256_ != m_.sha256) {
       return Status(core::Code::kCorruption, context + ": SHA-256 of " + path_ + " is " +
                                                  *whole_sha256_ + ", the manifest says " +
                                                  m_.sha256);
@@ -562,7 +583,7 @@ class PartialImpl final : public PartialDataset {
           PreadAll(fd_.get(), buf.data(), m_.chunk_length(k), k * m_.chunk_size, context_, path_);
       const bool bad =
           st.ok() && verify && Sha256Hex(buf) != m_.chunk_sha256[static_cast<size_t>(k)];
-      if (st.ok() && !bad) whole_.Update(buf);
+      if (st.ok() && !bad && check_whole_) whole_.Update(buf);
       lock.lock();
       if (!st.ok()) {
         hash_error_ = std::move(st);  // the cursor cannot pass k; Finish reports it
@@ -607,6 +628,7 @@ class PartialImpl final : public PartialDataset {
   std::vector<bool> verified_;  // GUARDED_BY(mu_): bytes on disk known to match the hash
   int64_t done_count_ = 0;      // GUARDED_BY(mu_)
   int64_t bytes_done_ = 0;      // GUARDED_BY(mu_)
+  bool check_whole_ = true;     // set once, before the object is shared
   int64_t hashed_through_ = 0;  // GUARDED_BY(mu_)
   bool hashing_ = false;        // GUARDED_BY(mu_)
   Status hash_error_;           // GUARDED_BY(mu_)
@@ -745,7 +767,7 @@ Result<std::unique_ptr<DatasetReader>> DatasetStore::OpenRead(std::string_view n
 
 Result<std::unique_ptr<PartialDataset>> DatasetStore::OpenPartial(
     std::string_view transfer_id, const DatasetManifest& manifest,
-    const std::vector<bool>& done_chunks) {
+    const std::vector<bool>& done_chunks, bool check_whole) {
   const std::string context = TransferContext(transfer_id);
   if (!core::ValidDatasetName(transfer_id)) {
     return core::InvalidArgument(context + ": invalid transfer id", "transfer_id");
@@ -776,7 +798,7 @@ Result<std::unique_ptr<PartialDataset>> DatasetStore::OpenPartial(
   std::vector<bool> done = created ? std::vector<bool>(done_chunks.size(), false) : done_chunks;
   auto partial = std::make_unique<PartialImpl>(root_, center_, std::string(transfer_id), path,
                                                std::move(fd), manifest, std::move(done));
-  EDWC_RETURN_IF_ERROR(partial->Resume());
+  EDWC_RETURN_IF_ERROR(partial->Resume(check_whole));
   return std::unique_ptr<PartialDataset>(std::move(partial));
 }
 

@@ -84,13 +84,21 @@ class PartialDataset {
 
   virtual const core::DatasetManifest& manifest() const = 0;
 
-  // Verifies chunk i (length and SHA-256 against the manifest) and only then writes it
-  // and syncs it. A bad chunk is kCorruption naming its index and offset, and nothing is
-  // written. Writing a chunk already done is OK and changes nothing.
+  // Writes chunk i and verifies it (length and SHA-256 against the manifest), and, with
+  // `sync`, syncs it. A bad chunk is kCorruption naming its index and offset and is never
+  // counted as done (its bytes may be in its range until a good copy replaces them;
+  // nothing reads a chunk that is not done). Writing a chunk already done is OK and
+  // changes nothing.
+  // Without `sync` the chunk is durable only after a later Sync() returns: record it as
+  // done only then (one Sync covers every chunk written before it; callers group them).
   // Thread-safe for different chunks.
-  virtual core::Status WriteChunk(int64_t i, std::string_view bytes) = 0;
+  virtual core::Status WriteChunk(int64_t i, std::string_view bytes, bool sync = true) = 0;
 
-  // Verifies the whole-file SHA-256 (kCorruption on mismatch), and stores the dataset
+  // Makes every chunk written so far durable (fdatasync). Thread-safe.
+  virtual core::Status Sync() = 0;
+
+  // Verifies the whole-file SHA-256 (kCorruption on mismatch; unless opened without
+  // check_whole), and stores the dataset
   // under `name` with center set to the store's center, like DatasetUpload::Commit (same
   // conflict rules). On success the partial file is gone. On failure it stays.
   // REQUIRES: all chunks done (kFailedPrecondition otherwise).
@@ -135,9 +143,15 @@ class DatasetStore {
   // written; the done prefix is re-read and rehashed, and a done chunk whose bytes on
   // disk fail their hash is counted as not done. When the file did not exist, nothing
   // is done. transfer_id follows the rules of core::ValidDatasetName.
+  //
+  // With `check_whole` false, the whole file is not hashed again: every chunk is verified
+  // against its SHA-256 as it arrives, so the file is the source's byte for byte, and its
+  // manifest (whole SHA-256 included) is the source's. This halves the hashing of a
+  // receive and spares reading back chunks that arrive out of order.
   core::Result<std::unique_ptr<PartialDataset>> OpenPartial(std::string_view transfer_id,
                                                             const core::DatasetManifest& manifest,
-                                                            const std::vector<bool>& done_chunks);
+                                                            const std::vector<bool>& done_chunks,
+                                                            bool check_whole = true);
 
   // True when `bytes` is chunk i of `m` (length and SHA-256). False for i out of range.
   static bool ChunkMatches(const core::DatasetManifest& m, int64_t i, std::string_view bytes);

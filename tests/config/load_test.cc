@@ -377,7 +377,7 @@ TEST_F(LoadTest, DatasetsAreOptionalAndChecked) {
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->datasets.dir, plain->storage.path + ".datasets");
   EXPECT_EQ(plain->datasets.chunk_size_bytes, 4 << 20);
-  EXPECT_EQ(plain->datasets.streams, 4);
+  EXPECT_EQ(plain->datasets.streams, 8);
   EXPECT_TRUE(plain->datasets.residency.empty());
   const std::string full = kValid + std::string(R"(datasets:
   dir: data

@@ -158,13 +158,21 @@ TEST(DemoTest, ServesCentersRunsTheSampleWorkloadAndStopsOnSigterm) {
   for (const auto& j : listed.at("jobs").as_array()) {
     by_name[Str(j.at("name"))] = {Str(j.at("state")), Str(j.at("center"))};
   }
-  EXPECT_EQ(by_name.size(), 5u) << jobs->body;
+  EXPECT_EQ(by_name.size(), 6u) << jobs->body;
   using P = std::pair<std::string, std::string>;
   EXPECT_EQ(by_name["llm-pretrain"], P("succeeded", "zhongwei"));
   EXPECT_EQ(by_name["urgent-finetune"], P("succeeded", "qingpu"));
   EXPECT_EQ(by_name["green-eval"], P("succeeded", "guian"));
   EXPECT_EQ(by_name["batch-inference"].first, "succeeded");
   EXPECT_EQ(by_name["broken-script"].first, "failed");
+  // The job on a dataset ran where its data was moved (or stayed), and left its result.
+  EXPECT_EQ(by_name["log-analytics"].first, "succeeded");
+  EXPECT_NE(listed.as_object().at("jobs").as_array().size(), 0u);
+  bool has_output = false;
+  for (const auto& j : listed.at("jobs").as_array()) {
+    if (Str(j.at("name")) == "log-analytics") has_output = j.as_object().contains("output");
+  }
+  EXPECT_TRUE(has_output) << jobs->body;
   // And the broker's CLI lists them.
   auto [list, list_status] = RunCli({"job", "list", "--demo", demo_dir}, dir.Sub("list.log"));
   EXPECT_EQ(list_status, 0) << list;

@@ -343,7 +343,7 @@ TEST_F(DatasetStoreTest, ResumeCountsAChunkBadOnDiskAsNotDone) {
   EXPECT_FALSE(fs::exists(dir_ / "dst" / ".partial" / "t-10"));
 }
 
-TEST_F(DatasetStoreTest, CorruptChunkIsRefusedAndNothingWritten) {
+TEST_F(DatasetStoreTest, CorruptChunkIsRefusedAndNeverCounted) {
   const std::string bytes = RandomBytes(3 * kChunk, 9);
   const DatasetManifest source = UploadOrDie("audio", bytes);
   DatasetStorePtr dst = OpenOrDie("dst", "c-west");
@@ -364,11 +364,15 @@ TEST_F(DatasetStoreTest, CorruptChunkIsRefusedAndNothingWritten) {
   EXPECT_EQ(partial->done(), 1);
   EXPECT_FALSE(partial->chunk_done(2));
 
-  const std::string on_disk = ReadFile(dir_ / "dst" / ".partial" / "t-3");
+  std::string on_disk = ReadFile(dir_ / "dst" / ".partial" / "t-3");
   ASSERT_EQ(on_disk.size(), bytes.size());
   EXPECT_EQ(on_disk.substr(0, kChunk), std::string(kChunk, '\0'));
-  EXPECT_EQ(on_disk.substr(kChunk, kChunk), Chunk(bytes, source, 1));
-  EXPECT_EQ(on_disk.substr(2 * kChunk), std::string(kChunk, '\0'));
+  EXPECT_EQ(on_disk.substr(kChunk, kChunk), Chunk(bytes, source, 1));  // the good copy stays
+  // The bad chunk's range holds whatever came until a good copy replaces it.
+  ASSERT_TRUE(partial->WriteChunk(2, Chunk(bytes, source, 2)).ok());
+  EXPECT_TRUE(partial->chunk_done(2));
+  on_disk = ReadFile(dir_ / "dst" / ".partial" / "t-3");
+  EXPECT_EQ(on_disk.substr(2 * kChunk), Chunk(bytes, source, 2));
 }
 
 TEST_F(DatasetStoreTest, WrongWholeSha256FailsFinish) {
