@@ -68,7 +68,8 @@ void TransferService::Impl::WhenEnded(const std::string& id,
   {
     std::lock_guard lock(mu);
     auto it = incoming.find(id);
-    if (it != incoming.end() && federation::IsTerminal(it->second->rx.record().state)) {
+    if (it != incoming.end() && federation::IsTerminal(it->second->rx.record().state) &&
+        !it->second->finishing) {
       ended = it->second->rx.record();
     } else {
       end_waiters[id].push_back(std::move(done));

@@ -28,6 +28,11 @@ using transfer_internal::Unavailable;
 
 namespace {
 
+// Chunk data is synced (and then recorded) once this much is unsynced, or this long after
+// the oldest unsynced write.
+constexpr int64_t kSyncBytes = 128 << 20;
+constexpr core::Duration kSyncAfter{500};
+
 std::string ChunkKey(std::string_view id, int64_t index) {
   char digits[24];
   std::snprintf(digits, sizeof digits, "%012lld", static_cast<long long>(index));
@@ -233,19 +238,35 @@ void TransferService::Impl::StartIncoming(TransferRecord record, Respond respond
 // sends its fetches and runs `after`. A finished step first publishes the dataset.
 void TransferService::Impl::Apply(const std::string& id, TransferStep step,
                                   std::function<void()> after) {
-  if (step.finished) return FinishIncoming(id, std::move(step));
+  if (step.finished) {
+    // Until the dataset is published, the transfer shows `moving` and nobody waiting on it
+    // is told it ended.
+    {
+      std::lock_guard lock(mu);
+      auto it = incoming.find(id);
+      if (it != incoming.end()) it->second->finishing = true;
+    }
+    return FinishIncoming(id, std::move(step));
+  }
   if (!step.chunk_done.empty()) {
-    // Chunks are written unsynced; they are recorded once a grouped sync covers them.
+    // Chunks are written unsynced; they are recorded once a sync covers them. Syncs are
+    // paced (every kSyncBytes, or kSyncAfter after the oldest unsynced write, see Tick):
+    // each fdatasync slows the writes beside it.
+    bool due = false;
     {
       std::lock_guard lock(mu);
       auto it = incoming.find(id);
       if (it != incoming.end()) {
+        Incoming& in = *it->second;
+        if (in.unsynced.empty()) in.unsynced_since = clock->Now();
         for (const federation::ChunkDone& c : step.chunk_done) {
-          it->second->unsynced.push_back(c.index);
+          in.unsynced.push_back(c.index);
+          in.unsynced_bytes += in.rx.record().manifest.chunk_length(c.index);
         }
+        due = in.unsynced_bytes >= kSyncBytes;
       }
     }
-    SyncChunks(id);
+    if (due) SyncChunks(id);
   }
   storage::Batch batch;
   if (step.record) {
@@ -275,8 +296,9 @@ void TransferService::Impl::Apply(const std::string& id, TransferStep step,
 }
 
 // Group commit for chunk data: one fdatasync at a time per transfer covers every chunk
-// written before it started; then their keys are written. A crash in between only means
-// those chunks are fetched again.
+// written before it started; then their keys are written. A crash in between costs
+// nothing: at restart, chunks whose bytes are on disk and match their hash are recovered
+// (PartialDataset::RecoverWritten); only those lost with the page cache are fetched again.
 void TransferService::Impl::SyncChunks(const std::string& id) {
   std::vector<int64_t> chunks;
   storage::PartialDataset* partial = nullptr;
@@ -286,6 +308,7 @@ void TransferService::Impl::SyncChunks(const std::string& id) {
     if (it == incoming.end() || it->second->syncing || it->second->unsynced.empty()) return;
     it->second->syncing = true;
     chunks.swap(it->second->unsynced);
+    it->second->unsynced_bytes = 0;
     partial = it->second->partial.get();
   }
   const bool posted = files->Post([self = shared_from_this(), id, partial, chunks] {
@@ -337,6 +360,7 @@ void TransferService::Impl::FinishIncoming(const std::string& id, TransferStep s
     auto it = self->incoming.find(id);
     if (it == self->incoming.end()) return;
     step.finished = false;
+    it->second->finishing = false;
     if (!published.ok()) {
       TransferStep failed = it->second->rx.Fail(published.status().message(), self->clock->Now());
       if (failed.record) step.record = failed.record;
@@ -428,12 +452,16 @@ void TransferService::Impl::OnChunk(const std::string& id, int64_t index,
 
 void TransferService::Impl::Tick() {
   std::vector<std::pair<std::string, TransferStep>> steps;
+  std::vector<std::string> unsynced;
   {
     std::lock_guard lock(mu);
     if (stopped) return;
     steps.swap(resumed);
     const core::Time now = clock->Now();
     for (auto& [id, in] : incoming) {
+      if (!in->unsynced.empty() && !in->syncing && now - in->unsynced_since >= kSyncAfter) {
+        unsynced.push_back(id);
+      }
       const auto deadline = in->rx.NextDeadline();
       if (!deadline || *deadline > now) continue;
       TransferStep step = in->rx.Tick(now);
@@ -443,10 +471,13 @@ void TransferService::Impl::Tick() {
     }
   }
   for (auto& [id, step] : steps) Apply(id, std::move(step));
+  for (const std::string& id : unsynced) SyncChunks(id);
 }
 
 json::object TransferService::Impl::LocalProgress(const Incoming& in) const {
-  return ProgressJson(in.rx.record(), in.rx.Progress(clock->Now()));
+  json::object o = ProgressJson(in.rx.record(), in.rx.Progress(clock->Now()));
+  if (in.finishing) o["state"] = "moving";  // every chunk is in; publishing it
+  return o;
 }
 
 void TransferService::Impl::HandlePeerGet(const RouteContext& ctx, std::string_view caller,

@@ -262,6 +262,13 @@ core::Status TransferService::Impl::Resume(TransferRecord r, std::vector<int64_t
     auto partial = datasets->OpenPartial(id, r.manifest, have, /*check_whole=*/false);
     if (!partial.ok()) return partial.status().WithContext("transfer " + id);
     in->partial = std::move(partial).value();
+    // Chunks written but not yet recorded when it stopped count too, if their bytes match.
+    auto recovered = in->partial->RecoverWritten();
+    if (!recovered.ok()) return recovered.status().WithContext("transfer " + id);
+    if (*recovered > 0) {
+      core::LogInfo("transfers", id + ": " + std::to_string(*recovered) +
+                                     " chunks written before the restart verified on disk");
+    }
     // What is really on disk: a chunk whose bytes went bad is fetched again.
     done.clear();
     for (int64_t i = 0; i < r.manifest.chunk_count(); ++i) {

@@ -104,8 +104,10 @@ struct TransferService::Impl : std::enable_shared_from_this<Impl> {
     std::unique_ptr<storage::PartialDataset> partial;
     std::string pull_url, pull_path;  // chunk i is at pull_path + i on pull_url
     bool staging = false;             // a relay's copy: kept for the next leg, not published
-    bool finishing = false;
-    std::vector<int64_t> unsynced;  // written, waiting for a sync before they are recorded
+    bool finishing = false;           // every chunk is in; the dataset is being published
+    std::vector<int64_t> unsynced;    // written, waiting for a sync before they are recorded
+    int64_t unsynced_bytes = 0;
+    core::Time unsynced_since{};  // when the oldest of them was written
     bool syncing = false;
   };
 

@@ -424,6 +424,32 @@ class PartialImpl final : public PartialDataset {
 
   Status Sync() override { return SyncFd(fd_.get(), true, context_, path_); }
 
+  Result<int64_t> RecoverWritten() override {
+    int64_t recovered = 0;
+    std::string buf;
+    for (int64_t i = 0; i < m_.chunk_count(); ++i) {
+      {
+        std::lock_guard lock(mu_);
+        if (done_[static_cast<size_t>(i)]) continue;
+      }
+      const int64_t offset = i * m_.chunk_size;
+      const off_t data = ::lseek(fd_.get(), offset, SEEK_DATA);
+      if (data < 0 && errno == ENXIO) break;  // nothing but holes from here on
+      if (data < 0) return ErrnoStatus(context_, "lseek", path_, errno);
+      if (data >= offset + m_.chunk_length(i)) continue;  // a hole: never written
+      buf.resize(static_cast<size_t>(m_.chunk_length(i)));
+      EDWC_RETURN_IF_ERROR(
+          PreadAll(fd_.get(), buf.data(), m_.chunk_length(i), offset, context_, path_));
+      if (Sha256Hex(buf) != m_.chunk_sha256[static_cast<size_t>(i)]) continue;
+      std::lock_guard lock(mu_);
+      done_[static_cast<size_t>(i)] = true;
+      verified_[static_cast<size_t>(i)] = true;
+      CountDone(i, +1);
+      ++recovered;
+    }
+    return recovered;
+  }
+
   Status WriteChunk(int64_t i, std::string_view bytes, bool sync) override {
     if (i < 0 || i >= m_.chunk_count()) {
       return core::InvalidArgument(context_ + ": no chunk " + std::to_string(i) + " in " +

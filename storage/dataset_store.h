@@ -97,6 +97,12 @@ class PartialDataset {
   // Makes every chunk written so far durable (fdatasync). Thread-safe.
   virtual core::Status Sync() = 0;
 
+  // After a restart: every chunk not counted as done whose range holds data (written
+  // before the crash but not yet recorded) is read back and counted as done when it
+  // matches its SHA-256, so that it is not fetched again. Holes are skipped without
+  // reading. Returns how many chunks it recovered. Call before sharing the object.
+  virtual core::Result<int64_t> RecoverWritten() = 0;
+
   // Verifies the whole-file SHA-256 (kCorruption on mismatch; unless opened without
   // check_whole), and stores the dataset
   // under `name` with center set to the store's center, like DatasetUpload::Commit (same
