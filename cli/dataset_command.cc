@@ -20,6 +20,7 @@
 #include "cli/job_format.h"
 #include "cli/progress.h"
 #include "cli/request_flags.h"
+#include "cli/verb.h"
 #include "core/dataset.h"
 #include "core/ids.h"
 #include "core/json.h"
@@ -94,26 +95,6 @@ Deletes a dataset (DELETE /v1/datasets/NAME). Downloads already running finish.
 Example:
   edwc dataset rm corpus-2026
 )";
-
-struct Verb {
-  std::string name;  // "edwc dataset put"
-  int Usage(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitUsage;
-  }
-  int Fail(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitFailure;
-  }
-  int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const {
-    if (r.status == 404 && !what.empty()) {
-      std::fprintf(stderr, "%s: no %s (404)\n", name.c_str(), what.c_str());
-    } else {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), ApiErrorLine(r.status, r.body).c_str());
-    }
-    return ExitCodeForHttpStatus(r.status);
-  }
-};
 
 // argv with the short forms spelled out: -o -> --output, -q -> --quiet.
 struct LongArgv {
@@ -522,12 +503,7 @@ int DatasetCommand(int argc, char** argv) {
         stdout);
     return kExitOk;
   }
-  if (sub.empty()) {
-    std::fprintf(stderr, "edwc dataset: which one?\n%s", kUsage);
-  } else {
-    std::fprintf(stderr, "edwc dataset: unknown subcommand '%s'\n%s", sub.c_str(), kUsage);
-  }
-  return kExitUsage;
+  return UnknownSubcommand("edwc dataset", sub, kUsage);
 }
 
 }  // namespace edwc::cli

@@ -18,6 +18,7 @@
 #include "cli/job_format.h"
 #include "cli/progress.h"
 #include "cli/request_flags.h"
+#include "cli/verb.h"
 #include "core/dataset.h"
 #include "core/json.h"
 
@@ -93,41 +94,7 @@ Example:
 Exit status: 0 downloaded and verified, 1 no output, a failed transfer or a mismatch.
 )";
 
-// One invocation of a subverb: its name for messages, the client, --json.
-struct Verb {
-  std::string name;  // "edwc job show"
-  std::unique_ptr<ApiClient> client;
-  bool json = false;
-  int interval_ms = 500;
-
-  int Usage(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitUsage;
-  }
-  int Fail(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitFailure;
-  }
-  // A non-2xx answer: one line; `what` names the object for a 404 ("job 'x'").
-  int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const {
-    if (r.status == 404 && !what.empty()) {
-      std::fprintf(stderr, "%s: no %s (404)\n", name.c_str(), what.c_str());
-    } else {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), ApiErrorLine(r.status, r.body).c_str());
-    }
-    return ExitCodeForHttpStatus(r.status);
-  }
-};
-
-bool IsJobId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
+bool IsJobId(std::string_view id) { return IsPlainId(id, 128); }
 
 // Parses argv for subverb `sub` with its own valued options and flags, resolves the
 // connection; returns an exit code when the verb ends here (help, usage error).
@@ -445,12 +412,7 @@ int JobCommand(int argc, char** argv) {
         stdout);
     return kExitOk;
   }
-  if (sub.empty()) {
-    std::fprintf(stderr, "edwc job: which one?\n%s", kUsage);
-  } else {
-    std::fprintf(stderr, "edwc job: unknown subcommand '%s'\n%s", sub.c_str(), kUsage);
-  }
-  return kExitUsage;
+  return UnknownSubcommand("edwc job", sub, kUsage);
 }
 
 }  // namespace edwc::cli

@@ -17,6 +17,7 @@
 #include "cli/job_format.h"
 #include "cli/progress.h"
 #include "cli/request_flags.h"
+#include "cli/verb.h"
 #include "core/dataset.h"
 #include "core/json.h"
 
@@ -93,40 +94,7 @@ Example:
 Exit status: 0 when the transfer is done, 1 when it failed or was cancelled.
 )";
 
-struct Verb {
-  std::string name;  // "edwc transfer show"
-  std::unique_ptr<ApiClient> client;
-  bool json = false;
-  bool quiet = false;
-  int interval_ms = 500;
-
-  int Usage(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitUsage;
-  }
-  int Fail(const std::string& message) const {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), message.c_str());
-    return kExitFailure;
-  }
-  int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const {
-    if (r.status == 404 && !what.empty()) {
-      std::fprintf(stderr, "%s: no %s (404)\n", name.c_str(), what.c_str());
-    } else {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), ApiErrorLine(r.status, r.body).c_str());
-    }
-    return ExitCodeForHttpStatus(r.status);
-  }
-};
-
-bool IsTransferId(std::string_view id) {
-  if (id.empty() || id.size() > 160) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
+bool IsTransferId(std::string_view id) { return IsPlainId(id, 160); }
 
 bool IsEnded(std::string_view state) {
   return state == "done" || state == "failed" || state == "cancelled";
@@ -466,12 +434,7 @@ int TransferCommand(int argc, char** argv) {
         stdout);
     return kExitOk;
   }
-  if (sub.empty()) {
-    std::fprintf(stderr, "edwc transfer: which one?\n%s", kUsage);
-  } else {
-    std::fprintf(stderr, "edwc transfer: unknown subcommand '%s'\n%s", sub.c_str(), kUsage);
-  }
-  return kExitUsage;
+  return UnknownSubcommand("edwc transfer", sub, kUsage);
 }
 
 }  // namespace edwc::cli

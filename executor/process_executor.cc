@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/fd.h"
 #include "core/log.h"
 
 extern char** environ;
@@ -42,26 +43,7 @@ std::string Errno(std::string_view what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
-// A file descriptor closed when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~Fd() { Reset(-1); }
-  int get() const { return fd_; }
-  void Reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using core::Fd;
 
 // Start time of `pid` in clock ticks after boot (/proc/<pid>/stat field 22); nullopt when
 // there is no such process.

@@ -289,18 +289,29 @@ void TransferService::Impl::List(const RouteContext& ctx, Respond respond) {
   respond(Answer(200, {{"transfers", std::move(out)}}));
 }
 
-void TransferService::Impl::Show(const RouteContext& ctx, Respond respond) {
-  if (!open) return respond(Unavailable("not ready: transfers are still opening"));
-  HomeTransfer h;
+// The transfer the route names, if the caller may see it; otherwise answers 503 or 404.
+std::optional<HomeTransfer> TransferService::Impl::Lookup(const RouteContext& ctx,
+                                                          const Respond& respond) {
+  if (!open) {
+    respond(Unavailable("not ready: transfers are still opening"));
+    return std::nullopt;
+  }
+  std::optional<HomeTransfer> h;
   {
     std::lock_guard lock(mu);
-    const HomeTransfer* found = Visible(ctx, ctx.Param("id"));
-    if (found == nullptr) {
-      return respond(HttpResponse::Error(
-          core::NotFound("no transfer '" + std::string(ctx.Param("id")) + "'", "id")));
-    }
-    h = *found;
+    if (const HomeTransfer* found = Visible(ctx, ctx.Param("id"))) h = *found;
   }
+  if (!h) {
+    respond(HttpResponse::Error(
+        core::NotFound("no transfer '" + std::string(ctx.Param("id")) + "'", "id")));
+  }
+  return h;
+}
+
+void TransferService::Impl::Show(const RouteContext& ctx, Respond respond) {
+  std::optional<HomeTransfer> found = Lookup(ctx, respond);
+  if (!found) return;
+  const HomeTransfer& h = *found;
   auto answer = [self = shared_from_this(), h, respond](core::Result<PeerResponse> r) {
     if (r.ok() && r->status == 200) {
       auto body = core::ParseJsonObject(r->body);
@@ -327,17 +338,9 @@ void TransferService::Impl::Show(const RouteContext& ctx, Respond respond) {
 }
 
 void TransferService::Impl::Cancel(const RouteContext& ctx, Respond respond) {
-  if (!open) return respond(Unavailable("not ready: transfers are still opening"));
-  HomeTransfer h;
-  {
-    std::lock_guard lock(mu);
-    const HomeTransfer* found = Visible(ctx, ctx.Param("id"));
-    if (found == nullptr) {
-      return respond(HttpResponse::Error(
-          core::NotFound("no transfer '" + std::string(ctx.Param("id")) + "'", "id")));
-    }
-    h = *found;
-  }
+  std::optional<HomeTransfer> found = Lookup(ctx, respond);
+  if (!found) return;
+  const HomeTransfer& h = *found;
   auto cancel_at = [self = shared_from_this()](const std::string& center, const std::string& id,
                                                Respond done) {
     if (center == self->config.center.id) return self->CancelLocal(id, std::move(done));

@@ -182,6 +182,8 @@ struct TransferService::Impl : std::enable_shared_from_this<Impl> {
   void GetManifest(const std::string& from, const std::string& dataset, const std::string& to,
                    std::function<void(core::Result<core::DatasetManifest>)> done);
   void List(const RouteContext& ctx, Respond respond);
+  std::optional<transfer_internal::HomeTransfer> Lookup(const RouteContext& ctx,
+                                                        const Respond& respond);
   void Show(const RouteContext& ctx, Respond respond);
   void Cancel(const RouteContext& ctx, Respond respond);
   void ListAudit(HttpRequest& req, Respond respond);

@@ -18,6 +18,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/fd.h"
 #include "core/json.h"
 
 namespace edwc::storage {
@@ -91,28 +92,7 @@ Status ErrnoStatus(std::string_view context, std::string_view op, const std::str
 std::string DatasetContext(std::string_view name) { return "dataset " + std::string(name); }
 std::string TransferContext(std::string_view id) { return "transfer " + std::string(id); }
 
-// Owns a file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    Reset();
-    fd_ = std::exchange(other.fd_, -1);
-    return *this;
-  }
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using core::Fd;
 
 Status WriteAll(int fd, std::string_view bytes, std::string_view context, const std::string& path) {
   while (!bytes.empty()) {

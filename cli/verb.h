@@ -1,0 +1,37 @@
+// Verb: one invocation of a client subcommand ("edwc job show"): its name for messages,
+// its API client and output flags, and the one-line errors every verb prints
+// (docs/cli.md: "edwc job show: no job 'x' (404)").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "gateway/http_types.h"
+
+namespace edwc::cli {
+
+struct Verb {
+  std::string name;
+  std::unique_ptr<ApiClient> client;
+  bool json = false;
+  bool quiet = false;
+  int interval_ms = 500;
+
+  // Bad usage: exit 2.
+  int Usage(const std::string& message) const;
+  // A failure at run time: exit 1.
+  int Fail(const std::string& message) const;
+  // A non-2xx answer: one line; `what` names the object for a 404 ("job 'x'").
+  int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const;
+};
+
+// An id as the server mints them (job_..., xfer_...): 1..max_length of [A-Za-z0-9._-].
+bool IsPlainId(std::string_view id, size_t max_length);
+
+// "edwc job: which one?" or "unknown subcommand" with the usage, on stderr; exit 2.
+int UnknownSubcommand(std::string_view verb, const std::string& sub, const char* usage);
+
+}  // namespace edwc::cli
