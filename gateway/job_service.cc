@@ -625,8 +625,10 @@ void JobService::Impl::ResolveInputs(JobSubmission s,
   pending->left = s.inputs.size();
   pending->manifests.resize(s.inputs.size());
   pending->s = std::move(s);
-  for (size_t i = 0; i < pending->s.inputs.size(); ++i) {
-    const auto& [dataset, center] = pending->s.inputs[i];
+  // A copy: the last answer may move pending->s away while this loop still runs.
+  const std::vector<std::pair<std::string, std::string>> inputs = pending->s.inputs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto& [dataset, center] = inputs[i];
     manifests(center, dataset,
               [self = shared_from_this(), pending, i, done](core::Result<core::DatasetManifest> m) {
                 std::unique_lock lock(pending->mu);
