@@ -220,30 +220,7 @@ std::optional<int> Prepare(int argc, char** argv, Args* args, const char* help, 
       !st.ok()) {
     return verb->Usage(st.message());
   }
-  if (args->Has("help")) {
-    std::printf("%sConnection:\n%s", help, ConnectionHelp("broker").c_str());
-    return kExitOk;
-  }
-  if (args->positional().size() != positional) {
-    return verb->Usage(positional == 1 ? "give one transfer id (see --help)"
-                                       : "unexpected argument (see --help)");
-  }
-  if (positional == 1 && !IsTransferId(args->positional()[0])) {
-    return verb->Usage("'" + args->positional()[0] + "' is not a transfer id");
-  }
-  verb->json = args->Has("json");
-  verb->quiet = args->Has("quiet");
-  if (auto interval = args->Get("interval")) {
-    auto ms = ParseIntervalMillis(*interval);
-    if (!ms.ok()) return verb->Usage("--interval: " + ms.status().message());
-    verb->interval_ms = static_cast<int>(*ms);
-  }
-  auto connection = ResolveConnection(*args, "broker");
-  if (!connection.ok()) return verb->Usage(connection.status().message());
-  auto client = ApiClient::Create(*connection);
-  if (!client.ok()) return verb->Usage(client.status().message());
-  verb->client = std::move(*client);
-  return std::nullopt;
+  return PrepareVerb(*args, help, positional, "transfer", 160, "broker", verb);
 }
 
 Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags,

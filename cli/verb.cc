@@ -1,5 +1,8 @@
 #include "cli/verb.h"
 
+#include "cli/args.h"
+#include "cli/request_flags.h"
+
 #include <cctype>
 #include <cstdio>
 
@@ -22,6 +25,36 @@ int Verb::FailHttp(const gateway::HttpResponse& r, const std::string& what) cons
     std::fprintf(stderr, "%s: %s\n", name.c_str(), ApiErrorLine(r.status, r.body).c_str());
   }
   return ExitCodeForHttpStatus(r.status);
+}
+
+std::optional<int> PrepareVerb(const Args& args, const char* help, size_t positional,
+                               std::string_view id_kind, size_t id_max, std::string_view role,
+                               Verb* verb) {
+  if (args.Has("help")) {
+    std::printf("%sConnection:\n%s", help, ConnectionHelp(role).c_str());
+    return kExitOk;
+  }
+  const std::string kind(id_kind);
+  if (args.positional().size() != positional) {
+    return verb->Usage(positional == 1 ? "give one " + kind + " id (see --help)"
+                                       : "unexpected argument (see --help)");
+  }
+  if (positional == 1 && !IsPlainId(args.positional()[0], id_max)) {
+    return verb->Usage("'" + args.positional()[0] + "' is not a " + kind + " id");
+  }
+  verb->json = args.Has("json");
+  verb->quiet = args.Has("quiet");
+  if (auto interval = args.Get("interval")) {
+    auto ms = ParseIntervalMillis(*interval);
+    if (!ms.ok()) return verb->Usage("--interval: " + ms.status().message());
+    verb->interval_ms = static_cast<int>(*ms);
+  }
+  auto connection = ResolveConnection(args, role);
+  if (!connection.ok()) return verb->Usage(connection.status().message());
+  auto client = ApiClient::Create(*connection);
+  if (!client.ok()) return verb->Usage(client.status().message());
+  verb->client = std::move(*client);
+  return std::nullopt;
 }
 
 bool IsPlainId(std::string_view id, size_t max_length) {

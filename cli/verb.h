@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,16 @@ struct Verb {
   // A non-2xx answer: one line; `what` names the object for a 404 ("job 'x'").
   int FailHttp(const gateway::HttpResponse& r, const std::string& what = {}) const;
 };
+
+class Args;
+
+// After a verb's arguments parsed: --help (with the connection flags for `role`), the
+// number of positional arguments (and, for one, that it is an id of `id_kind`, e.g.
+// "job", checked with IsPlainId(id, id_max)), --json, --quiet, --interval, and the API
+// client. Returns the exit code when the verb is done already (help, bad usage).
+std::optional<int> PrepareVerb(const Args& args, const char* help, size_t positional,
+                               std::string_view id_kind, size_t id_max, std::string_view role,
+                               Verb* verb);
 
 // An id as the server mints them (job_..., xfer_...): 1..max_length of [A-Za-z0-9._-].
 bool IsPlainId(std::string_view id, size_t max_length);

@@ -394,9 +394,9 @@ TEST_F(LoadTest, DatasetsAreOptionalAndChecked) {
   ASSERT_EQ(config->datasets.residency.size(), 1u);
   EXPECT_EQ(config->datasets.residency[0],
             (core::ResidencyRule{"personal-stays-east", {}, {"personal"}, {"yangtze-delta"}}));
-  auto errors = Errors(Edit(Edit(Edit(full, "chunk_size: 1MiB", "chunk_size: 1KiB"), "streams: 8",
-                                 "streams: 0"),
-                            "allow_zones: [yangtze-delta]", "allow_zones: [Yangtze]"));
+  auto errors = Errors(
+      Edit(Edit(Edit(full, "chunk_size: 1MiB", "chunk_size: 1KiB"), "streams: 8", "streams: 0"),
+           "allow_zones: [yangtze-delta]", "allow_zones: [Yangtze]"));
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].key, "datasets.chunk_size");
   EXPECT_EQ(errors[1].key, "datasets.streams");

@@ -62,7 +62,8 @@ Cluster::~Cluster() {
   // A failed test shows what its agents said.
   if (::testing::Test::HasFailure()) {
     for (const Agent& a : agents_) {
-      std::cerr << "---- " << a.id << "'s log (end) ----\n" << LogTail(a.dir + "/agent.log") << "\n";
+      std::cerr << "---- " << a.id << "'s log (end) ----\n"
+                << LogTail(a.dir + "/agent.log") << "\n";
     }
   }
 }
