@@ -178,7 +178,14 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
     request += ReplaceAll(job.placement, "$HOME", home.id);
     request += '}';
     std::printf("  %-16s %s\n", job.name, job.what);
-    auto quote = (*client)->Request("POST", "/v1/quotes", request, auth);
+    // A quote names the data by where it is and its size; the job names the dataset.
+    std::string quoted = request;
+    if (auto doc = core::ParseJsonObject(request); doc.ok() && doc->contains("inputs")) {
+      doc->erase("inputs");
+      (*doc)["dataset"] = json::object{{"home_center", home.id}, {"bytes", kDatasetBytes}};
+      quoted = json::serialize(*doc);
+    }
+    auto quote = (*client)->Request("POST", "/v1/quotes", quoted, auth);
     if (quote.ok() && quote->status == 200) {
       if (auto doc = core::ParseJsonObject(quote->body); doc.ok()) PrintQuotes(*doc);
     }
