@@ -278,6 +278,13 @@ void TransferService::Impl::Apply(const std::string& id, TransferStep step,
              {"bytes", step.record->bytes_done},
              {"error", step.record->error}});
     }
+    if (federation::IsTerminal(step.record->state)) {
+      // The record says it all now: the per-chunk keys go.
+      const std::vector<bool>& done = step.record->chunk_done;
+      for (size_t i = 0; i < done.size(); ++i) {
+        if (done[i]) batch.Delete(storage::Cf::kTransfers, ChunkKey(id, static_cast<int64_t>(i)));
+      }
+    }
   }
   std::optional<TransferRecord> ended;
   if (step.record && federation::IsTerminal(step.record->state)) ended = step.record;
