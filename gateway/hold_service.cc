@@ -543,13 +543,7 @@ void HoldService::Start() {
     impl_->Later([self = impl_, rec = std::move(r)] { self->StartJob(rec); });
   }
   impl_->never_started.clear();
-  impl_->runtime.Every(kExpiryTick, [weak = std::weak_ptr<Impl>(impl_)] {
-    auto self = weak.lock();
-    if (!self) return false;
-    self->Tick();
-    std::lock_guard lock(self->mu);
-    return !self->stopped;
-  });
+  impl_->runtime.TickWhileRunning(kExpiryTick, impl_);
 }
 
 void HoldService::Stop() {

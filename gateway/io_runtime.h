@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace boost::asio {
 class io_context;
@@ -34,6 +35,19 @@ class IoRuntime {
   // false or the runtime stops. Calls do not overlap. For protocol ticks (gossip rounds,
   // refreshes); a slow fn delays its next call rather than piling calls up.
   void Every(std::chrono::milliseconds period, std::function<bool()> fn);
+
+  // Calls service->Tick() every `period` while the service is alive and not stopped
+  // (`service->stopped`, read under `service->mu`): the services' timers.
+  template <typename Service>
+  void TickWhileRunning(std::chrono::milliseconds period, const std::shared_ptr<Service>& service) {
+    Every(period, [weak = std::weak_ptr<Service>(service)] {
+      auto self = weak.lock();
+      if (!self) return false;
+      self->Tick();
+      std::lock_guard lock(self->mu);
+      return !self->stopped;
+    });
+  }
 
   void Start();  // starts the threads
   void Stop();   // stops the io_context (pending work is abandoned)

@@ -920,15 +920,7 @@ void JobService::RegisterRoutes(Router& router) {
 
 void JobService::SetManifestSource(ManifestSource source) { impl_->manifests = std::move(source); }
 
-void JobService::Start() {
-  impl_->runtime.Every(kTick, [weak = std::weak_ptr<Impl>(impl_)] {
-    auto self = weak.lock();
-    if (!self) return false;
-    self->Tick();
-    std::lock_guard lock(self->mu);
-    return !self->stopped;
-  });
-}
+void JobService::Start() { impl_->runtime.TickWhileRunning(kTick, impl_); }
 
 void JobService::Stop() {
   std::vector<Impl::Waiter> pending;

@@ -376,15 +376,7 @@ void TransferService::FetchManifest(const std::string& center, const std::string
   impl_->GetManifest(center, dataset, center, std::move(done));
 }
 
-void TransferService::Start() {
-  impl_->runtime.Every(kTick, [weak = std::weak_ptr<Impl>(impl_)] {
-    auto self = weak.lock();
-    if (!self) return false;
-    self->Tick();
-    std::lock_guard lock(self->mu);
-    return !self->stopped;
-  });
-}
+void TransferService::Start() { impl_->runtime.TickWhileRunning(kTick, impl_); }
 
 void TransferService::Stop() {
   {
