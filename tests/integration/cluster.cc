@@ -99,6 +99,16 @@ void Cluster::Launch(Agent& a) {
   a.api_url = Field(*ready, "api");
   a.peer_url = Field(*ready, "peer");
   a.epoch = std::stoull(Field(*ready, "epoch"));
+  // A real center comes back on the address its peers know: later launches use the ports
+  // this one was given (a seed with no seeds of its own relies on it to be found again).
+  const auto port_of = [](const std::string& url) {
+    return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  };
+  if (a.config.api.port == 0 || a.config.peer.port == 0) {
+    a.config.api.port = port_of(a.api_url);
+    a.config.peer.port = port_of(a.peer_url);
+    std::ofstream(a.config_path) << config::RenderCenterConfig(a.config);
+  }
 }
 
 void Cluster::Restart(size_t i) { Launch(agents_[i]); }

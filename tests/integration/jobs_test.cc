@@ -224,8 +224,13 @@ TEST(JobsTest, ATargetKilledWhileHoldingIsPassedOverAndItsHoldExpires) {
     if (state != "expired") std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(state, "expired");
-  cluster.AwaitViews([&](const auto&) { return FreeAt(cluster, cluster[2], "cheap") == 16; },
-                     "cheap with all 16 free again");
+  // Seen in an advert of the restarted center (epoch 2), not a stale one from before.
+  cluster.AwaitViews(
+      [&](const auto&) {
+        return cluster.ViewOf(cluster[2])["cheap"] == "alive@2" &&
+               FreeAt(cluster, cluster[2], "cheap") == 16;
+      },
+      "cheap back (epoch 2) with all 16 free again");
 }
 
 TEST(JobsTest, RetriesHaveOneEffectAndChangedContentIsAConflict) {
