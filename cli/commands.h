@@ -18,6 +18,11 @@ int QuoteCommand(int argc, char** argv);
 int JobCommand(int argc, char** argv);
 int DatasetCommand(int argc, char** argv);
 int TransferCommand(int argc, char** argv);
+// Settlements and finance (docs/cli.md): `edwc ledger ...`, `edwc reconcile PEER`,
+// `edwc netting`.
+int LedgerCommand(int argc, char** argv);
+int ReconcileCommand(int argc, char** argv);
+int NettingCommand(int argc, char** argv);
 
 // Shared by `dataset get`, `transfer watch` and `job output`. Errors are one line on
 // stderr prefixed with `verb`; the result is the exit code.

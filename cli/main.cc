@@ -30,6 +30,13 @@ Usage:
   edwc transfer start --dataset D --from C --to C [--wait]
   edwc transfer list | show ID | cancel ID | watch ID
         Copy a dataset between centers (residency-checked) and follow it.
+  edwc ledger list [--peer C] [--state S] [--from T] [--to T] [--all] [--json | --csv]
+  edwc ledger show ID | balances | export --peer C [-o FILE] | verify
+        Settlements with other centers: list, inspect, balances, statements, chain checks.
+  edwc reconcile PEER [--from T] [--to T]
+        Compare our settlements with PEER's day by day; list every discrepancy.
+  edwc netting [--from T] [--to T]
+        Net every center's position and the fewest payments that settle them.
   edwc agent --config FILE [--check]
         Run one center's gateway; --check validates the configuration and exits.
   edwc certs init-ca --dir D [--force]
@@ -59,6 +66,9 @@ int main(int argc, char** argv) {
   if (cmd == "job") return edwc::cli::JobCommand(argc, argv);
   if (cmd == "dataset") return edwc::cli::DatasetCommand(argc, argv);
   if (cmd == "transfer") return edwc::cli::TransferCommand(argc, argv);
+  if (cmd == "ledger") return edwc::cli::LedgerCommand(argc, argv);
+  if (cmd == "reconcile") return edwc::cli::ReconcileCommand(argc, argv);
+  if (cmd == "netting") return edwc::cli::NettingCommand(argc, argv);
   if (cmd == "version" || cmd == "--version") {
     std::printf("edwc %s\n", EDWC_VERSION);
     return 0;

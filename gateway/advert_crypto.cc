@@ -235,12 +235,19 @@ core::Result<std::unique_ptr<CaAdvertVerifier>> CaAdvertVerifier::Create(const s
 
 core::Status CaAdvertVerifier::Verify(const federation::CapacityAdvert& advert, core::Time now,
                                       RejectReason* reason) const {
-  if (advert.certificate_pem.empty()) {
-    return Reject(reason, RejectReason::kForged, "no certificate");
-  }
-  if (advert.signature.empty()) return Reject(reason, RejectReason::kForged, "unsigned");
+  return VerifySignature(advert.center, advert.certificate_pem, federation::CanonicalBytes(advert),
+                         advert.signature, now, reason);
+}
+
+core::Status CaAdvertVerifier::VerifySignature(std::string_view center, std::string_view pem,
+                                               std::string_view bytes, std::string_view signature,
+                                               core::Time now, RejectReason* reason) const {
+  RejectReason ignored;
+  if (reason == nullptr) reason = &ignored;
+  if (pem.empty()) return Reject(reason, RejectReason::kForged, "no certificate");
+  if (signature.empty()) return Reject(reason, RejectReason::kForged, "unsigned");
   const time_t now_s = Seconds(now);
-  std::string key = Sha256(advert.certificate_pem);
+  std::string key = Sha256(pem);
   CheckedPtr checked = impl_->Lookup(key);
   if (checked) {
     impl_->hits++;
@@ -250,28 +257,28 @@ core::Status CaAdvertVerifier::Verify(const federation::CapacityAdvert& advert, 
                                                : "certificate: certificate is not yet valid");
     }
   } else {
-    auto fresh = impl_->Check(advert.certificate_pem, now_s, reason);
+    auto fresh = impl_->Check(pem, now_s, reason);
     if (!fresh.ok()) return fresh.status();
     checked = std::move(fresh).value();
     impl_->Insert(std::move(key), checked);
   }
-  if (checked->center != advert.center) {
-    return Reject(reason, RejectReason::kForged,
-                  "certificate is for center '" + checked->center + "', advert claims '" +
-                      advert.center + "'");
+  if (checked->center != center) {
+    return Reject(
+        reason, RejectReason::kForged,
+        "certificate is for center '" + checked->center + "', not '" + std::string(center) + "'");
   }
-  if (impl_->is_revoked && impl_->is_revoked(advert.center)) {
-    return Reject(reason, RejectReason::kRevoked, "center '" + advert.center + "' is revoked");
+  if (impl_->is_revoked && impl_->is_revoked(center)) {
+    return Reject(reason, RejectReason::kRevoked,
+                  "center '" + std::string(center) + "' is revoked");
   }
-  const std::string bytes = federation::CanonicalBytes(advert);
   MdCtxPtr ctx(EVP_MD_CTX_new());
   const bool ok =
       ctx &&
       EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, checked->public_key.get()) ==
           1 &&
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(advert.signature.data()),
-                       advert.signature.size(),
-                       reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()) == 1;
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                       bytes.size()) == 1;
   if (!ok) {
     ERR_clear_error();
     return Reject(reason, RejectReason::kTampered, "signature does not match the content");

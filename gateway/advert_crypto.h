@@ -54,6 +54,12 @@ class CaAdvertVerifier final : public federation::AdvertVerifier {
   core::Status Verify(const federation::CapacityAdvert& advert, core::Time now,
                       federation::RejectReason* reason) const override;
 
+  // The same checks for any signed bytes (settlements, statements): `signature` (raw DER)
+  // over `bytes` under certificate `pem`, which must be `center`'s. `reason` may be null.
+  core::Status VerifySignature(std::string_view center, std::string_view pem,
+                               std::string_view bytes, std::string_view signature, core::Time now,
+                               federation::RejectReason* reason = nullptr) const;
+
   // For tests: verifications that found the certificate already checked, and entries.
   uint64_t cache_hits() const;
   size_t cache_size() const;

@@ -25,6 +25,7 @@
 #include "gateway/job_service.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
+#include "gateway/settlement_service.h"
 #include "gateway/transfer_service.h"
 #include "storage/store.h"
 
@@ -159,6 +160,7 @@ struct Agent::Impl {
   std::unique_ptr<JobService> jobs;
   std::unique_ptr<DatasetService> datasets;
   std::unique_ptr<TransferService> transfers;
+  std::unique_ptr<SettlementService> settlements;
   ApiService api;
   Router router;
   Router peer_router;  // peer routes only: mTLS identifies the caller, no bearer tokens
@@ -209,6 +211,7 @@ void ApplyConfigChanges(Agent::Impl* p) {
   p->federation->SetRevoked(fresh->federation.revoked);
   p->federation->SetPricing(fresh->pricing);
   p->holds->SetPricing(fresh->pricing);
+  p->settlements->SetEgressPrice(fresh->pricing.egress_per_gb);
   std::string list;
   for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
   core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
@@ -245,11 +248,14 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   EDWC_ASSIGN_OR_RETURN(p->datasets, DatasetService::Create(p->config, &p->metrics));
   EDWC_ASSIGN_OR_RETURN(p->transfers,
                         TransferService::Create(p->config, p->runtime, &p->metrics, &p->clock));
+  EDWC_ASSIGN_OR_RETURN(p->settlements,
+                        SettlementService::Create(p->config, p->runtime, &p->metrics, &p->clock));
   p->api.RegisterRoutes(p->router);
   p->jobs->RegisterRoutes(p->router);
   p->holds->RegisterRoutes(p->peer_router);
   p->datasets->RegisterRoutes(p->router, p->peer_router);
   p->transfers->RegisterRoutes(p->router, p->peer_router);
+  p->settlements->RegisterRoutes(p->router, p->peer_router);
   p->server = std::make_unique<HttpServer>(
       p->runtime, ListenerSettings(p->config, p->config.api),
       [p](HttpRequest& req, Respond respond) { p->router.Dispatch(req, std::move(respond)); },
@@ -326,9 +332,27 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
   }
   p->holds->SetPayables(
       [jobs = p->jobs.get()](std::string_view center) { return jobs->PayableTo(center); });
+  // Settlements: ended holds (payee) and received legs (payer) feed the ledger; offers
+  // are checked against the jobs and transfers that asked for the work.
+  if (auto st = p->settlements->Open(p->store.get(), p->federation.get()); !st.ok()) {
+    return st.WithContext("settlements");
+  }
+  p->settlements->SetExpect(federation::SettlementKind::kCompute,
+                            [jobs = p->jobs.get()](const federation::SettlementBody& b) {
+                              return jobs->ExpectSettlement(b);
+                            });
+  p->settlements->SetExpect(federation::SettlementKind::kEgress,
+                            [t = p->transfers.get()](const federation::SettlementBody& b) {
+                              return t->ExpectSettlement(b);
+                            });
+  p->holds->SetEndedSink(
+      [s = p->settlements.get()](const federation::HoldRecord& r) { s->SettleHold(r); });
+  p->transfers->SetEgressSink(
+      [s = p->settlements.get()](const federation::EgressClaim& c) { s->ClaimEgress(c); });
   p->holds->Start();
   p->jobs->Start();
   p->transfers->Start();
+  p->settlements->Start();
   p->federation->Start();
   p->api.SetReady(p->epoch, p->federation.get());
   WatchConfig(p);
@@ -355,6 +379,7 @@ int Agent::Wait() {
   p->jobs->Stop();
   p->holds->Stop();
   p->transfers->Stop();
+  p->settlements->Stop();
   p->federation->Stop();
   p->peer_server->Drain([] {});
   p->server->Drain([p] {
@@ -377,6 +402,7 @@ int Agent::Wait() {
   p->jobs.reset();
   p->holds.reset();
   p->transfers.reset();
+  p->settlements.reset();
   p->datasets.reset();  // finishes the file work in progress
   p->store.reset();     // completes queued writes, then closes the database
   core::LogInfo("agent", "stopped");

@@ -75,11 +75,13 @@ struct HoldService::Impl : std::enable_shared_from_this<Impl> {
   // Executor ends that arrived before its start was recorded.
   std::map<std::string, federation::ExecutorOutcome> early_ends;  // GUARDED_BY(mu)
   std::function<core::Money(std::string_view)> payable_to;        // GUARDED_BY(mu)
+  std::function<void(const HoldRecord&)> ended_sink;              // GUARDED_BY(mu)
   bool stopped = false;                                           // GUARDED_BY(mu)
 
   void RefreshCapacity();
   federation::PriceSnapshot Snapshot(std::string_view router);
   void Persist(std::vector<HoldRecord> records, std::function<void(core::Status)> then);
+  void ReportEnded(const std::vector<HoldRecord>& records);
   void Tick();
   void StartJob(HoldRecord record);
   void StopJob(const std::string& id);
@@ -142,9 +144,11 @@ void HoldService::Impl::Persist(std::vector<HoldRecord> records,
   }
   store->WriteAsync(std::move(batch), [self = shared_from_this(), records = std::move(records),
                                        then = std::move(then)](core::Status st) mutable {
+    std::vector<HoldRecord> ended;
     if (st.ok()) {
       std::lock_guard lock(self->mu);
       for (HoldRecord& r : records) {
+        if (federation::IsTerminal(r.state) && r.usage) ended.push_back(r);
         auto it = self->durable.find(r.hold_id);
         if (it == self->durable.end()) {
           self->durable.emplace(r.hold_id, std::move(r));
@@ -155,8 +159,22 @@ void HoldService::Impl::Persist(std::vector<HoldRecord> records,
     } else {
       core::LogError("holds", "hold write failed: " + st.ToString());
     }
+    self->ReportEnded(ended);
     if (then) then(st);
   });
+}
+
+// Holds that ran are settled once their end is durable (settling twice is harmless: the
+// settlement's id is the hold's).
+void HoldService::Impl::ReportEnded(const std::vector<HoldRecord>& records) {
+  if (records.empty()) return;
+  std::function<void(const HoldRecord&)> sink;
+  {
+    std::lock_guard lock(mu);
+    sink = ended_sink;
+  }
+  if (!sink) return;
+  for (const HoldRecord& r : records) sink(r);
 }
 
 // Persists a result's records, then starts or stops the executor as it asks.
@@ -568,6 +586,21 @@ core::Result<std::vector<executor::ModelCapacity>> HoldService::Read() {
     out.push_back({model, s.total, s.total - s.free});
   }
   return out;
+}
+
+void HoldService::SetEndedSink(std::function<void(const federation::HoldRecord&)> sink) {
+  std::vector<HoldRecord> ended;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->ended_sink = sink;
+    for (const auto& [id, r] : impl_->durable) {
+      if (federation::IsTerminal(r.state) && r.usage) ended.push_back(r);
+    }
+  }
+  // Those that ended before a crash may not have been settled yet.
+  if (sink) {
+    for (const HoldRecord& r : ended) sink(r);
+  }
 }
 
 }  // namespace edwc::gateway

@@ -97,6 +97,11 @@ class HoldService final : public executor::CapacitySource {
   // it raises that counterparty's credit limit, so the limit applies to the net debt.
   void SetPayables(std::function<core::Money(std::string_view center)> payable_to);
 
+  // `sink` is called with every hold that ran (terminal, with usage) once its end is
+  // durable, and at once with every such hold already stored. It may be called more than
+  // once for a hold; it must be quick and thread-safe.
+  void SetEndedSink(std::function<void(const federation::HoldRecord&)> sink);
+
   // CapacitySource: per model total and used (= total - free).
   core::Result<std::vector<executor::ModelCapacity>> Read() override;
 

@@ -945,4 +945,14 @@ core::Money JobService::PayableTo(std::string_view center) const {
   return it == impl_->payable.end() ? core::Money() : it->second;
 }
 
+core::Result<federation::SettlementBody> JobService::ExpectSettlement(
+    const federation::SettlementBody& offered) const {
+  std::lock_guard lock(impl_->mu);
+  const JobRecord* job = impl_->router.Get(offered.job);
+  if (job == nullptr) {
+    return core::Status(core::Code::kNotFound, "no job " + offered.job + " here");
+  }
+  return federation::ExpectCompute(offered, *job);
+}
+
 }  // namespace edwc::gateway

@@ -30,6 +30,7 @@
 #include "core/money.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "federation/settlement.h"
 
 namespace edwc::storage {
 class Store;
@@ -74,6 +75,12 @@ class JobService {
   // The usage cost of this center's jobs that ran at `center` (what we owe it), for the
   // credit limits of the hold side.
   core::Money PayableTo(std::string_view center) const;
+
+  // The payer's check of a compute settlement offered by the center that ran one of our
+  // jobs: our own version of it (federation::ExpectCompute over our record of the job).
+  // kNotFound when we have no such job.
+  core::Result<federation::SettlementBody> ExpectSettlement(
+      const federation::SettlementBody& offered) const;
 
  private:
   struct Impl;

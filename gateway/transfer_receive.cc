@@ -298,7 +298,10 @@ void TransferService::Impl::Apply(const std::string& id, TransferStep step,
       return;  // nothing is fetched on an unsynced decision; the next tick retries
     }
     for (int64_t i : fetch) self->Fetch(id, i);
-    if (ended) self->NotifyEnded(*ended);
+    if (ended) {
+      self->NotifyEnded(*ended);
+      self->ReportEgress(*ended);
+    }
     if (after) after();
   };
   if (batch.empty()) return send(core::Status::Ok());

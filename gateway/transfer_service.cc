@@ -389,4 +389,64 @@ void TransferService::Stop() {
   impl_->files->Close();  // completes chunk writes in progress
 }
 
+// ---- settlement of egress ------------------------------------------------------------------
+
+namespace {
+
+// The claim for the leg `r` brought here: the sender of that leg is owed its egress.
+std::optional<federation::EgressClaim> ClaimOf(const TransferRecord& r, std::string_view self) {
+  if (r.state != TransferState::kDone) return std::nullopt;
+  for (const federation::TransferLeg& leg : r.plan.legs) {
+    if (leg.to != self) continue;
+    federation::EgressClaim c;
+    c.transfer = r.id;
+    c.sender = leg.from;
+    c.receiver = std::string(self);
+    const bool from_relay = r.plan.relay && leg.from == *r.plan.relay;
+    c.dataset = from_relay ? r.id + std::string(transfer_internal::kRelaySuffix) : r.manifest.name;
+    c.bytes = r.manifest.size;
+    c.started = r.started_at.value_or(r.created_at);
+    c.finished = r.finished_at.value_or(r.updated_at);
+    return c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void TransferService::Impl::ReportEgress(const TransferRecord& r) {
+  auto claim = ClaimOf(r, config.center.id);
+  if (!claim) return;
+  std::function<void(const federation::EgressClaim&)> sink;
+  {
+    std::lock_guard lock(mu);
+    sink = egress_sink;
+  }
+  if (sink) sink(*claim);
+}
+
+void TransferService::SetEgressSink(std::function<void(const federation::EgressClaim&)> sink) {
+  std::vector<federation::EgressClaim> done;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->egress_sink = sink;
+    for (const auto& [id, in] : impl_->incoming) {
+      if (auto c = ClaimOf(in->rx.record(), impl_->config.center.id)) done.push_back(*c);
+    }
+  }
+  if (sink) {
+    for (const auto& c : done) sink(c);
+  }
+}
+
+core::Result<federation::SettlementBody> TransferService::ExpectSettlement(
+    const federation::SettlementBody& offered) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->incoming.find(offered.job);
+  if (it == impl_->incoming.end()) {
+    return core::Status(core::Code::kNotFound, "no transfer " + offered.job + " received here");
+  }
+  return federation::ExpectEgress(offered, it->second->rx.record(), impl_->config.center.id);
+}
+
 }  // namespace edwc::gateway

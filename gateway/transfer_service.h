@@ -35,6 +35,7 @@
 #include "core/dataset.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "federation/settlement.h"
 
 namespace edwc::storage {
 class Store;
@@ -74,6 +75,15 @@ class TransferService {
   // content: "in.<sha256 prefix>.<name>", reused by later jobs), and job outputs stored as
   // datasets. REQUIRES: Open succeeded.
   JobData& job_data();
+
+  // Settlement of egress: `sink` is called with the claim for every leg this center
+  // received whole (a transfer done here, or staged here as a relay) once that is durable,
+  // and at once for every such transfer already stored. Quick and thread-safe.
+  void SetEgressSink(std::function<void(const federation::EgressClaim&)> sink);
+  // The payer's check of an egress settlement: our version of it from our record of the
+  // transfer (federation::ExpectEgress). kNotFound when we received no such transfer.
+  core::Result<federation::SettlementBody> ExpectSettlement(
+      const federation::SettlementBody& offered) const;
 
  private:
   struct Impl;

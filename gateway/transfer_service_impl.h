@@ -112,6 +112,7 @@ struct TransferService::Impl : std::enable_shared_from_this<Impl> {
   };
 
   std::mutex mu;
+  std::function<void(const federation::EgressClaim&)> egress_sink;           // GUARDED_BY(mu)
   std::map<std::string, std::unique_ptr<Incoming>, std::less<>> incoming;    // GUARDED_BY(mu)
   std::map<std::string, transfer_internal::HomeTransfer, std::less<>> home;  // GUARDED_BY(mu)
   std::map<std::string, std::string, std::less<>> home_keys;                 // GUARDED_BY(mu)
@@ -143,6 +144,8 @@ struct TransferService::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<JobData> NewJobData();
   void WhenEnded(const std::string& id, std::function<void(core::Status)> done);
   void NotifyEnded(const federation::TransferRecord& r);
+  // Hands the egress claim of a transfer received here whole to egress_sink.
+  void ReportEgress(const federation::TransferRecord& r);
   void Stage(const federation::JobInput& input,
              std::function<void(core::Status, std::string)> done);
   void StageFrom(const federation::JobInput& input, const std::string& name,

@@ -11,6 +11,7 @@
 #include "config/load.h"
 #include "gateway/certs.h"
 #include "gateway/http_client.h"
+#include "tests/integration/workload.h"
 #include "tests/support/test_support.h"
 
 namespace edwc {
@@ -27,25 +28,9 @@ std::string Slurp(const std::string& path) {
 
 void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-// Runs edwc with args to completion; returns the exit status, stdout in *out and stderr
-// (the log file) in *err.
 int RunEdwc(const testing::TempDir& dir, std::vector<std::string> args, std::string* out,
             std::string* err) {
-  args.insert(args.begin(), EDWC_BINARY);
-  const std::string log = dir.Sub("run.log");
-  std::remove(log.c_str());
-  auto child = cli::Spawn(args, log);
-  EXPECT_TRUE(child.ok()) << child.status().ToString();
-  if (!child.ok()) return -1;
-  out->clear();
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(child->stdout_fd, buf, sizeof buf)) > 0) out->append(buf, n);
-  close(child->stdout_fd);
-  int status = 0;
-  waitpid(child->pid, &status, 0);
-  *err = Slurp(log);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return testing::RunEdwc(std::move(args), dir.Sub("run.log"), out, err);
 }
 
 class AgentProcessTest : public ::testing::Test {

@@ -14,6 +14,7 @@
 
 #include "gateway/http_client.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/workload.h"
 
 namespace edwc {
 namespace {
@@ -22,134 +23,17 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 using testing::Agent;
+using testing::AwaitTransfer;
 using testing::Cluster;
-
-std::string Str(const json::value& v, std::string_view key) {
-  const json::value* f = v.is_object() ? v.as_object().if_contains(key) : nullptr;
-  return f && f->is_string() ? std::string(f->as_string()) : "";
-}
-
-int64_t Int(const json::value& v, std::string_view key) {
-  const json::value* f = v.is_object() ? v.as_object().if_contains(key) : nullptr;
-  return f && f->is_int64() ? f->as_int64() : -1;
-}
-
-// SHA-256 as lowercase hex, fed piece by piece.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
-  }
-  void Update(std::string_view bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
-  std::string Hex() {
-    unsigned char digest[32];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest, &n);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < n; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 15];
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
-
-std::string FileSha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string piece(1 << 20, '\0');
-  Sha256 sha;
-  while (in.read(piece.data(), static_cast<std::streamsize>(piece.size())) || in.gcount() > 0) {
-    sha.Update(std::string_view(piece.data(), static_cast<size_t>(in.gcount())));
-  }
-  return sha.Hex();
-}
-
-// Uploads `size` pseudo-random bytes as `name` to `agent`; returns the SHA-256 sent.
-std::string Put(const Cluster& cluster, const Agent& agent, const std::string& name, int64_t size,
-                const std::string& query = "") {
-  auto client =
-      gateway::HttpsClient::Create(agent.api_url, {cluster.ca_file(), "", "", false}, 60s);
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  if (!client.ok()) return "";
-  uint64_t state = 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(size);
-  int64_t left = size;
-  Sha256 sha;
-  auto read = [&](char* buffer, size_t max) -> core::Result<size_t> {
-    const size_t n = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(max)));
-    for (size_t i = 0; i < n; i += 8) {
-      state += 0x9e3779b97f4a7c15ull;  // splitmix64
-      uint64_t z = state;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
-      std::memcpy(buffer + i, &z, std::min<size_t>(8, n - i));
-    }
-    sha.Update(std::string_view(buffer, n));
-    left -= static_cast<int64_t>(n);
-    return n;
-  };
-  auto answer =
-      (*client)->Upload("PUT", "/v1/datasets/" + name + query, size, read,
-                        {{"authorization", "Bearer " + testing::TokenFor(config::Role::kBroker)}});
-  EXPECT_TRUE(answer.ok()) << answer.status().ToString();
-  if (!answer.ok()) return "";
-  EXPECT_EQ(answer->status, 201) << answer->body;
-  return sha.Hex();
-}
-
-std::string DatasetsDir(const Agent& agent) {
-  return agent.config.datasets.dir.empty() ? agent.config.storage.path + ".datasets"
-                                           : agent.config.datasets.dir;
-}
-
-// POST /v1/transfers at `home`; the transfer's id (empty on failure, with the answer).
-std::pair<int, json::value> StartTransfer(const Cluster& cluster, const Agent& home,
-                                          const std::string& dataset, const std::string& from,
-                                          const std::string& to) {
-  const std::string body =
-      json::serialize(json::object{{"dataset", dataset}, {"from", from}, {"to", to}});
-  return cluster.Call(home, "POST", "/v1/transfers", body, config::Role::kBroker,
-                      {{"idempotency-key", "t-" + dataset + "-" + to}});
-}
-
-// Polls GET /v1/transfers/{id} at `home` until `until` holds (fails after `within`).
-json::value AwaitTransfer(const Cluster& cluster, const Agent& home, const std::string& id,
-                          const std::function<bool(const json::value&)>& until,
-                          std::chrono::seconds within = 120s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  json::value last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto [status, body] = cluster.Call(home, "GET", "/v1/transfers/" + id);
-    if (status == 200) {
-      last = body.at("transfer");
-      if (until(last)) return last;
-    }
-    std::this_thread::sleep_for(20ms);  // a broker watching its transfer
-  }
-  ADD_FAILURE() << "transfer " << id << ": " << json::serialize(last);
-  return last;
-}
-
-bool Ended(const json::value& t) {
-  const std::string s = Str(t, "state");
-  return s == "done" || s == "failed" || s == "cancelled";
-}
-
-// A counter from GET /metrics.
-double Metric(const Cluster& cluster, const Agent& agent, const std::string& name) {
-  auto client =
-      gateway::HttpsClient::Create(agent.api_url, {cluster.ca_file(), "", "", false}, 10s);
-  if (!client.ok()) return -1;
-  auto r = (*client)->Request("GET", "/metrics");
-  if (!r.ok()) return -1;
-  const std::string needle = "\n" + name + " ";
-  const size_t at = r->body.find(needle);
-  return at == std::string::npos ? -1 : std::stod(r->body.substr(at + needle.size()));
-}
+using testing::DatasetsDir;
+using testing::Ended;
+using testing::FileSha256;
+using testing::Int;
+using testing::Metric;
+using testing::Put;
+using testing::Sha256;
+using testing::StartTransfer;
+using testing::Str;
 
 TEST(DatasetsTest, AGibibyteArrivesWholeAndVerified) {
   Cluster cluster;

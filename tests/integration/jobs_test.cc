@@ -14,6 +14,7 @@
 
 #include "federation/holds.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/workload.h"
 
 namespace edwc {
 namespace {
@@ -21,51 +22,11 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using testing::Agent;
+using testing::AwaitEnd;
 using testing::Cluster;
-
-// Every center sells h20 only, at `fen` per device-hour all day.
-Cluster::Edit H20(int32_t count, int64_t fen) {
-  return [count, fen](config::CenterConfig& c) {
-    c.capacity.inventory = {{"h20", count}};
-    c.pricing.models = {{"h20", core::PriceSchedule{core::Money::Fen(fen), {}}}};
-  };
-}
-
-std::string Str(const json::value& v, std::string_view key) {
-  const json::value* f = v.is_object() ? v.as_object().if_contains(key) : nullptr;
-  return f && f->is_string() ? std::string(f->as_string()) : "";
-}
-
-bool Terminal(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "cancelled";
-}
-
-// Polls GET /v1/jobs/{id} at `home` until the job ends (fails after `within`).
-json::value AwaitEnd(const Cluster& cluster, const Agent& home, const std::string& id,
-                     std::chrono::seconds within = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  json::value last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto [status, body] = cluster.Call(home, "GET", "/v1/jobs/" + id);
-    if (status == 200) {
-      last = body;
-      if (Terminal(Str(body, "state"))) return body;
-    }
-    std::this_thread::sleep_for(100ms);  // a broker following its job
-  }
-  ADD_FAILURE() << "job " << id << " did not end: " << json::serialize(last);
-  return last;
-}
-
-std::string JobBody(int count, const std::string& script, const std::string& extra = "") {
-  json::object o{{"model", "h20"},
-                 {"count", count},
-                 {"duration_minutes", 10},
-                 {"command", json::array{"sh", "-c", script}}};
-  std::string text = json::serialize(o);
-  if (!extra.empty()) text.insert(text.size() - 1, "," + extra);
-  return text;
-}
+using testing::H20;
+using testing::JobBody;
+using testing::Str;
 
 // free h20 at `center` in `viewer`'s view, or -1.
 int FreeAt(const Cluster& cluster, const Agent& viewer, const std::string& center) {

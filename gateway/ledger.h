@@ -1,0 +1,118 @@
+// Ledger: this center's settlements in RocksDB (storage::Cf::kLedger), the durable half
+// of federation/settlement.h. It keeps one hash chain per (payee, payer) pair this center
+// is part of, with the rules of that header, and is the write path every settlement takes.
+//
+// Keys:
+//   e/<payee>/<payer>/<seq, 20 digits>  a Settlement (JSON)
+//   i/<settlement id>                   "<payee>/<payer>/<seq>": one record per id
+//   o/<payer>/<seq, 20 digits>          an offer of ours not yet answered (value empty)
+//   x/<sha256 of a PEM>                 a certificate that signed a record
+//
+// Durability: every method that changes something calls back only after the change is
+// in the WAL and synced (storage::Store's group commit: concurrent issues share fsyncs).
+// Issue assigns sequence numbers under one mutex and queues the write before releasing
+// it, so the store writes a chain's records in sequence order.
+//
+// Thread-safety: all methods are thread-safe; callbacks run on the store's writer thread
+// and must be quick.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "federation/settlement.h"
+
+namespace edwc::storage {
+class Store;
+}  // namespace edwc::storage
+
+namespace edwc::federation {
+class AdvertSigner;
+}  // namespace edwc::federation
+
+namespace edwc::gateway {
+
+class Ledger {
+ public:
+  using Done = std::function<void(core::Status)>;
+  // The record as stored, and whether this call created it (false: it existed).
+  using Issued = std::function<void(core::Result<federation::Settlement>, bool created)>;
+
+  // Reads the chain heads and the unanswered offers. `signer` signs as `self` and must
+  // outlive the ledger; so must `store` and `clock`.
+  static core::Result<std::unique_ptr<Ledger>> Open(storage::Store* store, std::string self,
+                                                    const federation::AdvertSigner* signer,
+                                                    const core::Clock* clock);
+  ~Ledger();
+
+  const std::string& self() const;
+  // SHA-256 hex of this center's certificate PEM (as in Settlement::payee_cert).
+  const std::string& cert_id() const;
+  const std::string& cert_pem() const;
+
+  // ---- Payee ----------------------------------------------------------------------------
+  // Issues `draft` (payee must be self; seq, prev_hash, issued_at are set here), signed,
+  // as an unanswered offer, unless a settlement with its id exists: then that one, with
+  // created = false. kInvalidArgument for a draft that is not ours or is malformed.
+  void Issue(federation::SettlementBody draft, Issued done);
+
+  // Our unanswered offers to `payer`, ascending seq, at most `limit`, from `from_seq` on.
+  std::vector<federation::Settlement> Offers(std::string_view payer, uint64_t from_seq,
+                                             size_t limit) const;
+  // Payers we have unanswered offers for.
+  std::vector<std::string> PayersWithOffers() const;
+
+  // The payer's answer to our offer (payee = self): `answer` is agreed (its payer_sig and
+  // payer_cert set, `payer_pem` the payer's certificate) or disputed. Stores it in place
+  // of the offer and drops the offer. kNotFound: no such record; kFailedPrecondition: the
+  // answer's body is not our record's, or it is already answered otherwise.
+  void RecordAnswer(const federation::Settlement& answer, std::string_view payer_pem, Done done);
+
+  // ---- Payer ----------------------------------------------------------------------------
+  // Stores records offered to us (payer = self) that the service has checked and
+  // countersigned or disputed: each must be the next of its chain (in order within
+  // `records`). `payee_pem` is kept once per certificate.
+  void Accept(std::vector<federation::Settlement> records, std::string_view payee_pem, Done done);
+  // The next seq expected in the chain payee -> payer, and the hash of its head.
+  std::pair<uint64_t, std::string> Head(std::string_view payee, std::string_view payer) const;
+
+  // ---- Reading ----------------------------------------------------------------------------
+  core::Result<std::optional<federation::Settlement>> Get(std::string_view id) const;
+  core::Result<std::optional<federation::Settlement>> At(std::string_view payee,
+                                                         std::string_view payer,
+                                                         uint64_t seq) const;
+  // Every record, chain by chain in key order, until fn returns false.
+  core::Status ForEach(const std::function<bool(const federation::Settlement&)>& fn) const;
+  // A stored certificate PEM by its SHA-256 hex.
+  core::Result<std::optional<std::string>> Certificate(std::string_view cert_id) const;
+
+  // Walks every chain (CheckChain) and checks each signature with `verify(center, pem,
+  // bytes, signature)` (the certificate from x/); an empty `verify` checks the chains
+  // only (hashes, sequence, links: cheap). The report lists every chain.
+  struct ChainReport {
+    std::string payee, payer;
+    uint64_t records = 0;
+    std::string head_hash;
+    std::optional<federation::ChainBreak> first_break;
+  };
+  using SignatureCheck =
+      std::function<core::Status(std::string_view center, std::string_view pem,
+                                 std::string_view bytes, std::string_view signature)>;
+  core::Result<std::vector<ChainReport>> Verify(const SignatureCheck& verify) const;
+
+ private:
+  struct Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edwc::gateway

@@ -1,0 +1,370 @@
+// Settlements across real agents on loopback: a mixed workload of jobs and transfers over
+// five centers is settled once on both sides, co-signed, and nets to zero; kill -9 of
+// either side during the exchange loses and doubles nothing; a tampered record is found
+// by `edwc ledger verify`, and reconciliation classifies a changed and a missing record.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/json.h"
+#include "storage/store.h"
+#include "tests/integration/cluster.h"
+#include "tests/integration/workload.h"
+
+namespace edwc {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+using testing::Agent;
+using testing::AwaitEnd;
+using testing::Cluster;
+using testing::Int;
+using testing::JobBody;
+using testing::Str;
+
+constexpr int64_t kEgressFenPerGb = 100000;  // dear, so that megabytes cost whole fen
+
+// h20 at `fen` yuan per device-hour (x 1000 fen: dear, so that 0.3 s costs whole fen), and
+// egress at kEgressFenPerGb.
+Cluster::Edit Center(int32_t count, int64_t fen) {
+  return [count, fen](config::CenterConfig& c) {
+    testing::H20(count, fen * 1000)(c);
+    c.pricing.egress_per_gb = core::Money::Fen(kEgressFenPerGb);
+  };
+}
+
+// Every settlement `agent` holds, by id (GET /v1/settlements, all pages).
+std::map<std::string, json::object> Settlements(const Cluster& cluster, const Agent& agent) {
+  std::map<std::string, json::object> out;
+  std::string after;
+  for (;;) {
+    auto [status, body] = cluster.Call(
+        agent, "GET", "/v1/settlements?limit=1000" + (after.empty() ? "" : "&after=" + after), "",
+        config::Role::kFinance);
+    EXPECT_EQ(status, 200) << json::serialize(body);
+    if (status != 200) return out;
+    for (const json::value& s : body.at("settlements").as_array()) {
+      const std::string id = Str(s, "id");
+      EXPECT_FALSE(out.count(id)) << agent.id << " lists " << id << " twice";
+      out[id] = s.as_object();
+    }
+    after = Str(body, "next");
+    if (after.empty()) return out;
+  }
+}
+
+// Waits until every agent holds `expected` settlements, all answered (none offered).
+void AwaitSettled(const Cluster& cluster, std::vector<Agent>& agents,
+                  const std::map<std::string, size_t>& expected) {
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (const Agent& a : agents) {
+      if (a.child.pid <= 0) continue;
+      auto records = Settlements(cluster, a);
+      size_t offered = 0;
+      for (const auto& [id, s] : records) offered += Str(s, "state") == "offered";
+      const auto want = expected.find(a.id);
+      const size_t n = want == expected.end() ? 0 : want->second;
+      if (records.size() != n || offered > 0) {
+        all = false;
+        last = a.id + " holds " + std::to_string(records.size()) + " (want " + std::to_string(n) +
+               "), " + std::to_string(offered) + " unanswered";
+        break;
+      }
+    }
+    if (all) return;
+    std::this_thread::sleep_for(200ms);  // finance polling its ledger
+  }
+  FAIL() << "settlements did not converge: " << last;
+}
+
+void ExpectChainsVerify(const Cluster& cluster, const Agent& agent) {
+  auto [status, body] = cluster.Call(agent, "GET", "/v1/ledger/verify", "", config::Role::kFinance);
+  ASSERT_EQ(status, 200) << json::serialize(body);
+  EXPECT_TRUE(body.at("ok").as_bool()) << agent.id << ": " << json::serialize(body);
+}
+
+int64_t TotalNet(const Cluster& cluster, const Agent& agent) {
+  auto [status, body] = cluster.Call(agent, "GET", "/v1/balances", "", config::Role::kFinance);
+  EXPECT_EQ(status, 200) << json::serialize(body);
+  return status == 200 ? Int(body.at("total"), "net_fen") : 0;
+}
+
+// Submits `n` jobs of 4 devices from `home` running `script`; their ids.
+std::vector<std::string> Submit(Cluster& cluster, const Agent& home, int n,
+                                const std::string& script, const std::string& key_prefix) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    auto [status, job] =
+        cluster.Call(home, "POST", "/v1/jobs", JobBody(4, script), config::Role::kBroker,
+                     {{"idempotency-key", key_prefix + "-" + std::to_string(i)}});
+    EXPECT_TRUE(status == 201 || status == 202) << status << " " << json::serialize(job);
+    if (status == 201 || status == 202) ids.push_back(Str(job, "id"));
+  }
+  return ids;
+}
+
+// Both sides of every settlement between two agents hold the same record.
+void ExpectSameOnBothSides(const std::map<std::string, json::object>& a,
+                           const std::map<std::string, json::object>& b, const std::string& a_id,
+                           const std::string& b_id) {
+  for (const auto& [id, s] : a) {
+    if (Str(s, "counterparty") != b_id) continue;
+    auto it = b.find(id);
+    ASSERT_NE(it, b.end()) << id << " is at " << a_id << " only";
+    EXPECT_EQ(Str(s, "hash"), Str(it->second, "hash")) << id;
+    EXPECT_EQ(Int(s, "amount_fen"), Int(it->second, "amount_fen")) << id;
+    EXPECT_EQ(Str(s, "state"), Str(it->second, "state")) << id;
+    EXPECT_NE(Str(s, "direction"), Str(it->second, "direction")) << id;
+  }
+}
+
+TEST(SettlementTest, AMixedWorkloadSettlesOnceOnBothSidesAndNetsToZero) {
+  Cluster cluster;
+  cluster.Start("c0", "", Center(16, 500));
+  for (int i = 1; i < 5; ++i) {
+    cluster.Start("c" + std::to_string(i), cluster[0].peer_url, Center(16, 500 + 100 * i));
+  }
+  cluster.AwaitAllAlive();
+
+  // Jobs from every home; the cheap centers fill up, so they spread out.
+  std::vector<std::pair<size_t, std::string>> jobs;  // home, id
+  for (size_t home = 0; home < 5; ++home) {
+    for (const std::string& id :
+         Submit(cluster, cluster[home], 3, "sleep 0.3", "mixed-" + std::to_string(home))) {
+      jobs.emplace_back(home, id);
+    }
+  }
+  // Transfers: a dataset at c0 copied to c1 and c3 (the receivers owe c0 its egress).
+  const int64_t size = 4 << 20;
+  ASSERT_FALSE(testing::Put(cluster, cluster[0], "shards", size).empty());
+  std::vector<std::pair<std::string, std::string>> transfers;  // id, receiver
+  for (size_t to : {1, 3}) {
+    auto [status, started] =
+        testing::StartTransfer(cluster, cluster[to], "shards", "c0", cluster[to].id);
+    ASSERT_EQ(status, 201) << json::serialize(started);
+    transfers.emplace_back(Str(started.at("transfer"), "id"), cluster[to].id);
+  }
+
+  // What should be settled: a compute settlement per job that ran away from its home, an
+  // egress one per transfer; each on both sides.
+  std::map<std::string, size_t> expected;
+  std::map<std::string, std::pair<std::string, std::string>> compute;  // job -> payee, payer
+  for (const auto& [home, id] : jobs) {
+    json::value job = AwaitEnd(cluster, cluster[home], id);
+    ASSERT_EQ(Str(job, "state"), "succeeded") << json::serialize(job);
+    const std::string ran = Str(job, "center");
+    if (ran == cluster[home].id) continue;
+    compute[id] = {ran, cluster[home].id};
+    ++expected[ran];
+    ++expected[cluster[home].id];
+  }
+  ASSERT_GE(compute.size(), 8u) << "too few jobs ran away from home to test settlement";
+  for (const auto& [id, to] : transfers) {
+    json::value t =
+        testing::AwaitTransfer(cluster, cluster[to == "c1" ? 1 : 3], id, testing::Ended);
+    ASSERT_EQ(Str(t, "state"), "done") << json::serialize(t);
+    ++expected["c0"];
+    ++expected[to];
+  }
+  AwaitSettled(cluster, cluster.agents(), expected);
+
+  std::map<std::string, std::map<std::string, json::object>> held;
+  for (const Agent& a : cluster.agents()) held[a.id] = Settlements(cluster, a);
+  // Exactly one compute settlement per job at the center that ran it and at its home,
+  // agreed, with the same amount and record.
+  for (const auto& [job, sides] : compute) {
+    const auto& [payee, payer] = sides;
+    for (const std::string& center : {payee, payer}) {
+      int found = 0;
+      for (const auto& [id, s] : held[center]) {
+        if (Str(s, "job") != job || Str(s, "kind") != "compute") continue;
+        ++found;
+        EXPECT_EQ(Str(s, "state"), "agreed") << json::serialize(s);
+        EXPECT_EQ(Str(s, "payee"), payee);
+        EXPECT_EQ(Str(s, "payer"), payer);
+        EXPECT_EQ(Int(s, "devices"), 4);
+        EXPECT_GT(Int(s, "amount_fen"), 0);
+      }
+      EXPECT_EQ(found, 1) << "job " << job << " at " << center;
+    }
+  }
+  // One egress settlement per transfer: the receiver owes c0 the price of the bytes.
+  for (const auto& [id, to] : transfers) {
+    const std::string sid = "egress/" + id + "/c0";
+    for (const std::string& center : {std::string("c0"), to}) {
+      ASSERT_TRUE(held[center].count(sid)) << sid << " missing at " << center;
+      const json::object& s = held[center].at(sid);
+      EXPECT_EQ(Str(s, "state"), "agreed");
+      EXPECT_EQ(Int(s, "bytes"), size);
+      EXPECT_EQ(Int(s, "amount_fen"), (size * kEgressFenPerGb + 500'000'000) / 1'000'000'000);
+    }
+  }
+  for (size_t i = 0; i < 5; ++i) {
+    for (size_t j = i + 1; j < 5; ++j) {
+      ExpectSameOnBothSides(held[cluster[i].id], held[cluster[j].id], cluster[i].id, cluster[j].id);
+    }
+  }
+  // Both signatures of every record check out (verify walks chains and signatures).
+  for (const Agent& a : cluster.agents()) ExpectChainsVerify(cluster, a);
+
+  // Balances sum to zero across the federation; netting conserves each position.
+  std::map<std::string, int64_t> net;
+  int64_t sum = 0;
+  for (const Agent& a : cluster.agents()) sum += net[a.id] = TotalNet(cluster, a);
+  EXPECT_EQ(sum, 0);
+  auto [status, netting] =
+      cluster.Call(cluster[2], "GET", "/v1/netting", "", config::Role::kFinance);
+  ASSERT_EQ(status, 200) << json::serialize(netting);
+  EXPECT_EQ(Int(netting, "sum_fen"), 0);
+  EXPECT_TRUE(netting.at("unreachable").as_array().empty()) << json::serialize(netting);
+  std::map<std::string, int64_t> after_payments;
+  for (const json::value& c : netting.at("centers").as_array()) {
+    EXPECT_EQ(Int(c, "position_fen"), net[Str(c, "center")]) << json::serialize(c);
+    after_payments[Str(c, "center")] = Int(c, "position_fen");
+  }
+  size_t nonzero = 0;
+  for (const auto& [c, p] : net) nonzero += p != 0;
+  const auto& payments = netting.at("payments").as_array();
+  EXPECT_LE(payments.size(), nonzero > 0 ? nonzero - 1 : 0);
+  for (const json::value& p : payments) {
+    EXPECT_GT(Int(p, "amount_fen"), 0);
+    after_payments[Str(p, "from")] += Int(p, "amount_fen");
+    after_payments[Str(p, "to")] -= Int(p, "amount_fen");
+  }
+  for (const auto& [c, p] : after_payments)
+    EXPECT_EQ(p, 0) << c << " is not settled by the payments";
+}
+
+TEST(SettlementTest, KillingEitherSideDuringTheExchangeLosesAndDoublesNothing) {
+  Cluster cluster;
+  cluster.Start("payee", "", Center(16, 500));
+  cluster.Start("payer", cluster[0].peer_url, Center(4, 900));
+  cluster.AwaitAllAlive();
+  std::vector<std::string> ids;
+  for (int round = 0; round < 4; ++round) {
+    auto more = Submit(cluster, cluster[1], 4, "true", "round" + std::to_string(round));
+    ids.insert(ids.end(), more.begin(), more.end());
+    // The first job of the round ends: the others are ending and being settled now.
+    AwaitEnd(cluster, cluster[1], more.front());
+    const size_t victim = round % 2;  // payee, payer, payee, payer
+    cluster.Kill(victim);
+    cluster.Restart(victim);
+  }
+  size_t ran_at_payee = 0;
+  for (const std::string& id : ids) {
+    json::value job = AwaitEnd(cluster, cluster[1], id, 120s);
+    ASSERT_EQ(Str(job, "state"), "succeeded") << json::serialize(job);
+    ran_at_payee += Str(job, "center") == "payee";
+  }
+  ASSERT_GT(ran_at_payee, 0u);
+  AwaitSettled(cluster, cluster.agents(), {{"payee", ran_at_payee}, {"payer", ran_at_payee}});
+  auto at_payee = Settlements(cluster, cluster[0]);
+  auto at_payer = Settlements(cluster, cluster[1]);
+  ExpectSameOnBothSides(at_payee, at_payer, "payee", "payer");
+  ExpectSameOnBothSides(at_payer, at_payee, "payer", "payee");
+  std::set<std::string> jobs_settled;
+  for (const auto& [id, s] : at_payer) {
+    EXPECT_EQ(Str(s, "state"), "agreed") << json::serialize(s);
+    EXPECT_TRUE(jobs_settled.insert(Str(s, "job")).second)
+        << "job settled twice: " << Str(s, "job");
+  }
+  for (const Agent& a : cluster.agents()) ExpectChainsVerify(cluster, a);
+}
+
+// Rewrites west's stored record `seq` of chain east -> west with `edit`, or deletes it.
+void TamperWithLedger(const std::string& db, uint64_t seq,
+                      const std::function<void(json::object&)>& edit) {
+  storage::StoreOptions options;
+  options.path = db;
+  auto store = storage::Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  char key[64];
+  std::snprintf(key, sizeof key, "e/east/west/%020llu", static_cast<unsigned long long>(seq));
+  auto value = (*store)->Get(storage::Cf::kLedger, key);
+  ASSERT_TRUE(value.ok() && value->has_value()) << key;
+  storage::Batch batch;
+  if (edit) {
+    auto record = core::ParseJsonObject(**value);
+    ASSERT_TRUE(record.ok());
+    edit(*record);
+    batch.Put(storage::Cf::kLedger, key, json::serialize(*record));
+  } else {
+    auto record = core::ParseJsonObject(**value);
+    ASSERT_TRUE(record.ok());
+    batch.Delete(storage::Cf::kLedger, key);
+    batch.Delete(storage::Cf::kLedger, "i/" + Str(record->at("body"), "id"));
+  }
+  ASSERT_TRUE((*store)->Write(std::move(batch)).ok());
+}
+
+TEST(SettlementTest, TamperingIsFoundByVerifyAndReconcileClassifiesTheDifferences) {
+  Cluster cluster;
+  cluster.Start("east", "", Center(16, 500));
+  cluster.Start("west", cluster[0].peer_url, Center(4, 900));
+  cluster.AwaitAllAlive();
+  for (const std::string& id : Submit(cluster, cluster[1], 5, "true", "t")) {
+    ASSERT_EQ(Str(AwaitEnd(cluster, cluster[1], id), "center"), "east");
+  }
+  AwaitSettled(cluster, cluster.agents(), {{"east", 5}, {"west", 5}});
+  auto before = Settlements(cluster, cluster[1]);
+  std::map<uint64_t, std::string> id_of;  // seq -> id
+  for (const auto& [id, s] : before) id_of[static_cast<uint64_t>(Int(s, "seq"))] = id;
+  ASSERT_EQ(id_of.size(), 5u);
+
+  // West's disk is edited behind its back: record 2's amount raised, record 4 removed.
+  cluster.Kill(1);
+  const std::string db = cluster[1].config.storage.path;
+  TamperWithLedger(db, 2, [](json::object& r) {
+    json::object& body = r.at("body").as_object();
+    body["amount_fen"] = body.at("amount_fen").as_int64() + 100;
+  });
+  TamperWithLedger(db, 4, nullptr);
+  cluster.Restart(1);
+
+  // `edwc ledger verify` finds the first break, and fails.
+  std::string out, err;
+  const int code =
+      testing::RunEdwc({"ledger", "verify", "--url", cluster[1].api_url, "--ca", cluster.ca_file(),
+                        "--token", testing::TokenFor(config::Role::kFinance)},
+                       cluster.root() + "/verify.log", &out, &err);
+  EXPECT_EQ(code, 1) << out << err;
+  EXPECT_NE(out.find("east -> west"), std::string::npos) << out;
+  EXPECT_NE(out.find("record 2"), std::string::npos) << out;
+
+  // Reconciliation from east: west's record 2 differs in amount, record 4 is missing there.
+  auto [status, report] =
+      cluster.Call(cluster[0], "POST", "/v1/reconcile/west", "{}", config::Role::kFinance);
+  ASSERT_EQ(status, 200) << json::serialize(report);
+  EXPECT_FALSE(report.at("matched").as_bool());
+  std::map<std::string, std::string> kind_of;
+  for (const json::value& d : report.at("discrepancies").as_array()) {
+    kind_of[Str(d, "id")] = Str(d, "kind");
+  }
+  EXPECT_EQ(kind_of[id_of[2]], "amount_mismatch") << json::serialize(report);
+  EXPECT_EQ(kind_of[id_of[4]], "missing_there") << json::serialize(report);
+  EXPECT_EQ(kind_of.size(), 2u) << json::serialize(report);
+  EXPECT_EQ(Int(report.at("summary"), "amount_mismatch"), 1);
+  EXPECT_EQ(Int(report.at("summary"), "missing_there"), 1);
+  // And from west: the record it lost is missing here.
+  auto [status2, report2] =
+      cluster.Call(cluster[1], "POST", "/v1/reconcile/east", "{}", config::Role::kFinance);
+  ASSERT_EQ(status2, 200) << json::serialize(report2);
+  std::map<std::string, std::string> kind2;
+  for (const json::value& d : report2.at("discrepancies").as_array()) {
+    kind2[Str(d, "id")] = Str(d, "kind");
+  }
+  EXPECT_EQ(kind2[id_of[4]], "missing_here") << json::serialize(report2);
+  EXPECT_EQ(kind2[id_of[2]], "amount_mismatch") << json::serialize(report2);
+  // East's own chains are whole.
+  ExpectChainsVerify(cluster, cluster[0]);
+}
+
+}  // namespace
+}  // namespace edwc
