@@ -1,18 +1,19 @@
 // Durable settlements per second through the gateway's write path (gateway::Ledger::Issue:
-// sequence number, hash, ECDSA signature, group-committed RocksDB write), and a crash
+// sequence number, hash, group-committed RocksDB write; the ECDSA signature is made when a
+// record is first offered, off this path), and a crash
 // check for bench/settlement_vs_db_bench.sh.
 //
 //   settlement_bench --dir DIR --writers N --seconds S [--payers P]
-//       N threads each keep one settlement in flight: build a compute draft, Issue it,
-//       wait for the callback that says it is durable, repeat. After a 0.5 s warm-up
+//       N threads each keep one settlement in flight: build a compute draft, Issue it
+//       (it returns once durable), repeat. After a 0.5 s warm-up
 //       (this VM's untouched memory is slow on first use) it counts acknowledged
 //       settlements for S seconds and prints one JSON line:
-//       {"writers","settlements","seconds","per_sec","value_bytes","batch_bytes","syncs"}
+//       {"writers","settlements","seconds","per_sec","value_bytes","batch_bytes"}
 //       value_bytes: mean size of a stored e/ record; batch_bytes: mean keys and values a
-//       settlement writes (e/, i/ and o/ keys); syncs: fsyncs (grouped writes) timed.
+//       settlement writes (e/ and i/ keys).
 //   settlement_bench --dir DIR --writers N --ack-log
 //       Runs until killed; prints each settlement id on stdout, one write(2) per line,
-//       only after Issue's callback said it is durable.
+//       only after Issue returned (durable).
 //   settlement_bench --dir DIR --check ACKFILE
 //       Reopens DIR; every id in ACKFILE must be in the ledger and every chain must hold
 //       (Ledger::Verify without signatures). Prints {"acked","lost","chains","broken"};
@@ -169,13 +170,6 @@ federation::SettlementBody Draft(const std::string& payer, core::Time now, uint6
   return b;
 }
 
-// One writer's settlement in flight.
-struct Flight {
-  std::atomic<int> done{0};
-  core::Status status;
-  bool created = false;
-};
-
 void WriteLine(const std::string& line) {
   size_t off = 0;
   while (off < line.size()) {
@@ -193,23 +187,15 @@ struct Run {
 
 void Writer(gateway::Ledger& ledger, const core::Clock& clock, const Args& args, int index,
             Run& run) {
-  Flight flight;
   for (uint64_t n = static_cast<uint64_t>(index); !run.stop.load(std::memory_order_relaxed);
        n += static_cast<uint64_t>(args.writers)) {
     const std::string payer = "payer-" + std::to_string(n % static_cast<uint64_t>(args.payers));
     federation::SettlementBody draft = Draft(payer, clock.Now(), n);
     const std::string id = draft.id;
-    flight.done.store(0, std::memory_order_relaxed);
-    ledger.Issue(std::move(draft), [&flight](core::Result<federation::Settlement> r, bool created) {
-      flight.status = r.ok() ? core::Status::Ok() : r.status();
-      flight.created = created;
-      flight.done.store(1, std::memory_order_release);
-      flight.done.notify_one();
-    });
-    flight.done.wait(0, std::memory_order_acquire);
-    if (!flight.status.ok() || !flight.created) {
+    auto issued = ledger.Issue(std::move(draft));  // returns once durable
+    if (!issued.ok() || !issued->created) {
       std::fprintf(stderr, "settlement_bench: issue %s: %s\n", id.c_str(),
-                   flight.status.ok() ? "already existed" : flight.status.ToString().c_str());
+                   issued.ok() ? "already existed" : issued.status().ToString().c_str());
       run.failed = true;
       run.stop = true;
       return;
@@ -241,11 +227,9 @@ int Timed(const Args& args) {
   }
   std::this_thread::sleep_for(kWarmUp);
   const uint64_t acked0 = run.acked.load();
-  const uint64_t syncs0 = center->store->stats().syncs;
   const auto t0 = SteadyClock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(args.seconds));
   const uint64_t acked1 = run.acked.load();
-  const uint64_t syncs1 = center->store->stats().syncs;
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   run.stop = true;
   for (auto& t : threads) t.join();
@@ -253,15 +237,13 @@ int Timed(const Args& args) {
 
   const auto [entry_total, entry_value] = MeanSizes(*center->store, "e/");
   const double index_total = MeanSizes(*center->store, "i/").first;
-  const double offer_total = MeanSizes(*center->store, "o/").first;
   const uint64_t settlements = acked1 - acked0;
   // By hand rather than json::serialize, which prints doubles as 3.1E2.
   std::printf(
       "{\"writers\":%d,\"settlements\":%llu,\"seconds\":%.3f,\"per_sec\":%.1f,"
-      "\"value_bytes\":%lld,\"batch_bytes\":%lld,\"syncs\":%llu}\n",
+      "\"value_bytes\":%lld,\"batch_bytes\":%lld}\n",
       args.writers, static_cast<unsigned long long>(settlements), seconds, settlements / seconds,
-      std::llround(entry_value), std::llround(entry_total + index_total + offer_total),
-      static_cast<unsigned long long>(syncs1 - syncs0));
+      std::llround(entry_value), std::llround(entry_total + index_total));
   return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -60,8 +61,9 @@ Starts a local East-Data-West-Computing federation: every center is its own
   --dir D          where to write everything (default ./edwc-demo)
   --prepare-only   write the CA, certificates, configs and demo.json, start nothing
   --workload W     `sample` (default): a broker at the eastern center quotes and
-                   submits a mix of jobs and the demo prints where each went and how it
-                   ended; `none`: start the federation only
+                   submits a mix of jobs and the demo prints where each went, how it
+                   ended and, once the centers have settled the work between them, what
+                   each is owed and owes; `none`: start the federation only
   --fresh          delete D first (only if it holds a previous demo)
 
 D/demo.json lists every center's id, api and peer URL, config and log path, the CA
@@ -200,8 +202,24 @@ std::vector<WorkloadCenter> WorkloadCenters(const std::vector<Plan>& plans) {
   return out;
 }
 
+// demo.json's summary of the sample workload's settlements.
+json::object SettlementsJson(const SettlementSummary& s) {
+  json::array payments;
+  for (const NetPayment& p : s.payments) {
+    payments.push_back({{"from", p.from}, {"to", p.to}, {"amount_fen", p.amount_fen}});
+  }
+  return {{"count", s.count},
+          {"sum_of_nets_fen", s.sum_of_nets_fen},
+          {"payments", std::move(payments)},
+          {"verified", s.verified},
+          {"exchanged", s.exchanged}};
+}
+
+// `settlements`: SettlementsJson once the sample workload has been settled; no member when
+// null.
 std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
-                     const std::map<std::string, std::string>& tokens, bool running) {
+                     const std::map<std::string, std::string>& tokens, bool running,
+                     const json::object* settlements = nullptr) {
   const size_t home = HomeCenterIndex(WorkloadCenters(plans));
   json::object t;
   for (const auto& [role, token] : tokens) t[role] = token;
@@ -224,6 +242,7 @@ std::string DemoJson(const fs::path& dir, const std::vector<Plan>& plans,
                    {"centers", std::move(centers)},
                    {"home_center", plans[home].center->id}};
   if (running) doc["demo_pid"] = getpid();
+  if (settlements != nullptr) doc["settlements"] = *settlements;
   return json::serialize(doc) + "\n";
 }
 
@@ -485,15 +504,24 @@ int DemoCommand(int argc, char** argv) {
   std::printf("  edwc centers --demo %s        # the federation view as a table\n", dir.c_str());
   std::printf("Tokens for every role, URLs and paths: %s\n", demo_json.c_str());
   std::printf("Logs: %s/centers/<id>/agent.log   Metrics: <api>/metrics\n", dir.c_str());
+  std::optional<json::object> settlements;
   if (workload == "sample") {
     const auto centers = WorkloadCenters(plans);
-    const WorkloadCenter& home = centers[HomeCenterIndex(centers)];
-    const WorkloadResult w = RunSampleWorkload(home, (ca_dir / "ca.pem").string(),
+    const size_t home = HomeCenterIndex(centers);
+    const WorkloadResult w = RunSampleWorkload(centers[home], (ca_dir / "ca.pem").string(),
                                                tokens.at("broker"), std::chrono::seconds(60));
     std::printf(
         "\n%d jobs submitted: %d succeeded, %d failed, %d still running.\n"
         "  edwc job list --demo %s      # the broker's jobs\n",
         w.submitted, w.succeeded, w.failed, w.unfinished, dir.c_str());
+    settlements = SettlementsJson(ShowSettlements(centers, home, (ca_dir / "ca.pem").string(),
+                                                  tokens.at("finance"), w, dir.string(),
+                                                  std::chrono::seconds(20)));
+    if (auto st =
+            WriteFileAtomic(demo_json, DemoJson(dir, plans, tokens, true, &*settlements), 0600);
+        !st.ok()) {
+      std::printf("Warning: %s\n", st.ToString().c_str());
+    }
   }
   std::printf("edwc demo: running %zu centers; press Ctrl-C to stop\n", plans.size());
   std::fflush(stdout);
@@ -516,14 +544,17 @@ int DemoCommand(int argc, char** argv) {
       }
     }
     if (alive == 0) {
-      (void)WriteFileAtomic(demo_json, DemoJson(dir, plans, tokens, false), 0600);
+      (void)WriteFileAtomic(
+          demo_json, DemoJson(dir, plans, tokens, false, settlements ? &*settlements : nullptr),
+          0600);
       return Fail("every center has exited");
     }
   }
   std::printf("\nedwc demo: stopping %zu centers...\n", alive);
   std::fflush(stdout);
   const int killed = StopChildren(children, std::chrono::seconds(15));
-  (void)WriteFileAtomic(demo_json, DemoJson(dir, plans, tokens, false), 0600);
+  (void)WriteFileAtomic(
+      demo_json, DemoJson(dir, plans, tokens, false, settlements ? &*settlements : nullptr), 0600);
   if (killed > 0) return Fail(std::to_string(killed) + " centers had to be killed");
   std::printf("edwc demo: stopped\n");
   return kExitOk;

@@ -1,12 +1,18 @@
 #include "cli/demo_workload.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <set>
 #include <thread>
 
+#include "cli/job_format.h"
+#include "cli/ledger_format.h"
 #include "core/ids.h"
 #include "core/json.h"
+#include "core/money.h"
 #include "gateway/http_client.h"
 
 namespace edwc::cli {
@@ -112,10 +118,36 @@ void PrintQuotes(const json::object& placement) {
   }
 }
 
-// Brings a job's output dataset to the broker's home center and prints it.
+// One egress settlement per leg of a done transfer: the receiver of the leg pays its sender.
+void ExpectEgress(const json::object& transfer, std::vector<ExpectedSettlement>* to_settle) {
+  const std::string id = Str(transfer, "id");
+  std::vector<std::pair<std::string, std::string>> legs;  // from, to
+  const json::value* plan = transfer.if_contains("plan");
+  if (const json::value* l =
+          plan && plan->is_object() ? plan->as_object().if_contains("legs") : nullptr;
+      l != nullptr && l->is_array()) {
+    for (const json::value& leg : l->as_array()) {
+      if (!leg.is_object()) continue;
+      legs.emplace_back(Str(leg.as_object(), "from"), Str(leg.as_object(), "to"));
+    }
+  } else if (const std::string relay = Str(transfer, "relay"); relay != "-") {
+    legs = {{Str(transfer, "from"), relay}, {relay, Str(transfer, "to")}};
+  } else {
+    legs = {{Str(transfer, "from"), Str(transfer, "to")}};
+  }
+  for (const auto& [from, to] : legs) {
+    if (from == to) continue;
+    to_settle->push_back({"egress of " + id + " from " + from, "egress",
+                          "egress/" + id + "/" + from, id, "", "", from, to});
+  }
+}
+
+// Brings a job's output dataset to the broker's home center and prints it; the legs of the
+// transfer that moved it are added to `to_settle`.
 void BringHome(gateway::HttpsClient& client,
                const std::vector<std::pair<std::string, std::string>>& auth,
-               const std::string& home, const json::object& output, std::chrono::seconds within) {
+               const std::string& home, const json::object& output, std::chrono::seconds within,
+               std::vector<ExpectedSettlement>* to_settle) {
   const std::string dataset = Str(output, "dataset"), center = Str(output, "center");
   std::string how = "already here";
   if (center != home) {
@@ -138,6 +170,7 @@ void BringHome(gateway::HttpsClient& client,
       std::this_thread::sleep_for(100ms);
     }
     if (Str(t, "state") != "done") return;
+    ExpectEgress(t, to_settle);
     how = "moved home by " + id + ", egress ¥" + Str(t, "egress_cny");
   }
   auto data = client.Request("GET", "/v1/datasets/" + dataset, "", auth);
@@ -147,7 +180,269 @@ void BringHome(gateway::HttpsClient& client,
   std::printf("      results: %s \"%s\" (%s)\n", dataset.c_str(), text.c_str(), how.c_str());
 }
 
+// ---- Settlements -----------------------------------------------------------------------
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct FinanceView {
+  const WorkloadCenter* center;
+  std::unique_ptr<gateway::HttpsClient> client;  // null when it could not be made
+  std::string why_not;                           // then why
+};
+
+core::Result<json::object> GetJson(FinanceView& at, const Headers& auth,
+                                   const std::string& target) {
+  if (at.client == nullptr) return core::Status(core::Code::kUnavailable, at.why_not);
+  auto r = at.client->Request("GET", target, "", auth);
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    return core::Status(core::Code::kUnavailable,
+                        "HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200));
+  }
+  return core::ParseJsonObject(r->body);
+}
+
+bool Matches(const ExpectedSettlement& e, const json::object& view) {
+  auto same = [&view](std::string_view key, const std::string& want) {
+    return want.empty() || Str(view, key) == want;
+  };
+  const std::string job = Str(view, "job");
+  return same("kind", e.kind) && same("id", e.id) && same("job", e.job) && same("payee", e.payee) &&
+         same("payer", e.payer) && job.starts_with(e.job_prefix) && job.ends_with(e.job_suffix);
+}
+
+// The federation's ledgers as the finance API shows them at one moment.
+struct LedgerScan {
+  std::set<std::string> ids;      // every settlement, once
+  std::set<std::string> offered;  // those some center holds as an unanswered offer
+  std::vector<std::string> missing;
+  std::string error;  // a center that could not be read
+};
+
+LedgerScan ScanLedgers(std::vector<FinanceView>& views, const Headers& auth,
+                       const std::vector<ExpectedSettlement>& expected) {
+  LedgerScan scan;
+  std::vector<bool> found(expected.size(), false);
+  for (FinanceView& v : views) {
+    std::string after;
+    for (int page = 0; page < 100; ++page) {
+      auto doc =
+          GetJson(v, auth, WithQuery("/v1/settlements", {{"limit", "1000"}, {"after", after}}));
+      if (!doc.ok()) {
+        scan.error = v.center->id + ": " + doc.status().message();
+        return scan;
+      }
+      if (const json::value* list = doc->if_contains("settlements"); list && list->is_array()) {
+        for (const json::value& s : list->as_array()) {
+          if (!s.is_object()) continue;
+          const json::object& view = s.as_object();
+          scan.ids.insert(Str(view, "id"));
+          if (Str(view, "state") == "offered") scan.offered.insert(Str(view, "id"));
+          for (size_t i = 0; i < expected.size(); ++i) {
+            if (!found[i] && Matches(expected[i], view)) found[i] = true;
+          }
+        }
+      }
+      after = Str(*doc, "next");
+      if (after == "-") break;
+    }
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (!found[i]) scan.missing.push_back(expected[i].what);
+  }
+  return scan;
+}
+
+std::string Yuan(int64_t fen) { return core::Money::Fen(fen).ToYuanString(); }
+
+void PrintIndented(const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    std::printf("  %s\n", line.c_str());
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+}
+
+// Each center's balance (agreed records) as a table; the sum of their nets in *sum.
+bool PrintBalances(std::vector<FinanceView>& views, const Headers& auth, int64_t* sum) {
+  std::vector<std::vector<std::string>> rows;
+  bool all = true;
+  *sum = 0;
+  for (FinanceView& v : views) {
+    auto doc = GetJson(v, auth, "/v1/balances");
+    const json::value* total = doc.ok() ? doc->if_contains("total") : nullptr;
+    const json::value* net =
+        total && total->is_object() ? total->as_object().if_contains("net_fen") : nullptr;
+    if (net == nullptr || !net->is_int64()) {
+      all = false;
+      rows.push_back({v.center->id, "-", "-", "-"});
+      continue;
+    }
+    *sum += net->as_int64();
+    rows.push_back({v.center->id, MoneyText(*total, "receivable"), MoneyText(*total, "payable"),
+                    MoneyText(*total, "net")});
+  }
+  PrintIndented(RenderTable({"CENTER", "RECEIVABLE", "PAYABLE", "NET (CNY)"}, rows,
+                            {false, true, true, true}));
+  return all;
+}
+
+// The fewest payments that settle every position, as the home center nets them.
+std::vector<NetPayment> PrintNetting(FinanceView& home, const Headers& auth) {
+  std::vector<NetPayment> payments;
+  auto doc = GetJson(home, auth, "/v1/netting");
+  if (!doc.ok()) {
+    std::printf("  Netting at %s: %s\n", home.center->id.c_str(), doc.status().message().c_str());
+    return payments;
+  }
+  const json::value answer(std::move(*doc));
+  if (const json::value* list = answer.as_object().if_contains("payments");
+      list && list->is_array()) {
+    for (const json::value& p : list->as_array()) {
+      const json::value* fen = p.is_object() ? p.as_object().if_contains("amount_fen") : nullptr;
+      if (fen == nullptr || !fen->is_int64()) continue;
+      payments.push_back({FieldText(p, "from"), FieldText(p, "to"), fen->as_int64()});
+    }
+  }
+  std::printf("  Netting at %s (GET /v1/netting): %s\n", home.center->id.c_str(),
+              payments.empty()       ? "no payment needed"
+              : payments.size() == 1 ? "one payment settles everything:"
+                                     : "the fewest payments that settle everything:");
+  for (const NetPayment& p : payments) {
+    std::printf("    %s pays %s ¥%s\n", p.from.c_str(), p.to.c_str(), Yuan(p.amount_fen).c_str());
+  }
+  for (const char* list : {"disagreements", "unreachable"}) {
+    const json::value* items = answer.as_object().if_contains(list);
+    if (items == nullptr || !items->is_array()) continue;
+    for (const json::value& item : items->as_array()) {
+      std::printf(
+          "    %s: %s\n", list,
+          item.is_string() ? std::string(item.as_string()).c_str() : json::serialize(item).c_str());
+    }
+  }
+  return payments;
+}
+
+// Whether every chain verifies at every center; the first break (or error) otherwise.
+bool PrintVerify(std::vector<FinanceView>& views, const Headers& auth) {
+  std::set<std::string> chains;
+  for (FinanceView& v : views) {
+    auto doc = GetJson(v, auth, "/v1/ledger/verify");
+    if (!doc.ok()) {
+      std::printf("  Ledger not verified at %s: %s\n", v.center->id.c_str(),
+                  doc.status().message().c_str());
+      return false;
+    }
+    const json::value answer(std::move(*doc));
+    if (!LedgerVerified(answer)) {
+      const std::string text = RenderVerify(answer);
+      size_t at = text.find("BROKEN");
+      const std::string line = at == std::string::npos ? text : text.substr(at);
+      std::printf("  Ledger chain broken at %s: %s", v.center->id.c_str(),
+                  line.substr(0, line.find('\n') + 1).c_str());
+      return false;
+    }
+    if (const json::value* list = answer.as_object().if_contains("chains");
+        list && list->is_array()) {
+      for (const json::value& c : list->as_array()) {
+        chains.insert(FieldText(c, "payee") + ">" + FieldText(c, "payer"));
+      }
+    }
+  }
+  std::printf("  Ledger chains verified at every center (%zu %s; GET /v1/ledger/verify).\n",
+              chains.size(), chains.size() == 1 ? "chain" : "chains");
+  return true;
+}
+
 }  // namespace
+
+SettlementSummary ShowSettlements(const std::vector<WorkloadCenter>& centers, size_t home,
+                                  const std::string& ca_file, const std::string& finance_token,
+                                  const WorkloadResult& workload, const std::string& dir,
+                                  std::chrono::seconds within) {
+  SettlementSummary summary;
+  const Headers auth = {{"authorization", "Bearer " + finance_token}};
+  std::vector<FinanceView> views;
+  for (const WorkloadCenter& c : centers) {
+    auto client = gateway::HttpsClient::Create(c.api_url, {ca_file, "", "", false}, 5s);
+    if (client.ok()) {
+      views.push_back({&c, std::move(client).value(), ""});
+    } else {
+      views.push_back({&c, nullptr, client.status().message()});
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  LedgerScan scan;
+  for (;;) {
+    scan = ScanLedgers(views, auth, workload.to_settle);
+    summary.exchanged = scan.error.empty() && scan.offered.empty() && scan.missing.empty();
+    if (summary.exchanged || std::chrono::steady_clock::now() - start >= within) break;
+    std::this_thread::sleep_for(200ms);  // offers go out as soon as the work ends
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  summary.count = static_cast<int>(scan.ids.size());
+  std::printf(
+      "\nSettlements: each job run away from home and each transfer leg is signed by the "
+      "center\nthat did the work, countersigned by the payer and chained in both ledgers. "
+      "Balances of\nagreed records (GET /v1/balances at each center, finance role):\n\n");
+  if (!summary.exchanged) {
+    std::string why = scan.error;
+    if (why.empty() && !scan.offered.empty()) {
+      why = std::to_string(scan.offered.size()) + " offers unanswered";
+    }
+    for (size_t i = 0; scan.error.empty() && i < scan.missing.size(); ++i) {
+      why += (i == 0 ? (why.empty() ? "not yet issued: " : "; not yet issued: ") : ", ") +
+             scan.missing[i];
+    }
+    std::printf("  Not all settled after %lld s (%s); the ledgers as they are now:\n",
+                static_cast<long long>(within.count()), why.c_str());
+  }
+  int64_t sum = 0;
+  const bool all_read = PrintBalances(views, auth, &sum);
+  summary.sum_of_nets_fen = sum;
+  if (!all_read) {
+    std::printf("  The nets cannot be summed: a center's balances could not be read.\n");
+  } else if (sum == 0) {
+    const std::string when =
+        summary.exchanged ? ", exchanged in " + std::to_string(took.count()) + " ms" : "";
+    std::printf("  %d settlements%s; the nets sum to ¥0.00: what one center is owed, others owe.\n",
+                summary.count, when.c_str());
+  } else {
+    std::printf("  The nets sum to ¥%s, not ¥0.00: some record is agreed on one side only.\n",
+                Yuan(sum).c_str());
+  }
+  summary.payments = PrintNetting(views[home], auth);
+  summary.verified = PrintVerify(views, auth);
+
+  // A peer to reconcile with: the first center the home center settled with.
+  const std::string& self = centers[home].id;
+  std::string peer;
+  for (const ExpectedSettlement& e : workload.to_settle) {
+    if (e.payer == self || e.payee == self) {
+      peer = e.payer == self ? e.payee : e.payer;
+      break;
+    }
+  }
+  if (peer.empty() && centers.size() > 1) peer = centers[home == 0 ? 1 : 0].id;
+  std::vector<std::pair<std::string, std::string>> hints = {
+      {"edwc ledger list --demo " + dir, "every settlement at " + self + ", signed by both sides"},
+      {"edwc ledger balances --demo " + dir, self + "'s position with each center"},
+      {"edwc netting --demo " + dir, "every center's position and the payments"}};
+  if (!peer.empty()) {
+    hints.push_back({"edwc reconcile " + peer + " --demo " + dir,
+                     self + "'s records against " + peer + "'s, day by day"});
+  }
+  size_t width = 0;
+  for (const auto& h : hints) width = std::max(width, h.first.size());
+  for (const auto& [command, what] : hints) {
+    std::printf("  %-*s  # %s\n", static_cast<int>(width), command.c_str(), what.c_str());
+  }
+  return summary;
+}
 
 size_t HomeCenterIndex(const std::vector<WorkloadCenter>& centers) {
   for (size_t i = 0; i < centers.size(); ++i) {
@@ -244,10 +539,21 @@ WorkloadResult RunSampleWorkload(const WorkloadCenter& home, const std::string& 
     } else {
       ++result.unfinished;
     }
-    std::printf("  %-16s %-10s %-10s %8s %10s  %s\n", job->name, state.c_str(),
-                Str(last, "center").c_str(), seconds.c_str(), cost.c_str(), exit.c_str());
+    const std::string center = Str(last, "center");
+    std::printf("  %-16s %-10s %-10s %8s %10s  %s\n", job->name, state.c_str(), center.c_str(),
+                seconds.c_str(), cost.c_str(), exit.c_str());
+    // A job that ran (it has usage) away from home is paid for by home; its input, when
+    // it had to be moved there, by the center it ran on.
+    if (last.contains("usage") && center != home.id && center != "-") {
+      result.to_settle.push_back(
+          {std::string("compute of ") + job->name, "compute", "", id, "", "", center, home.id});
+      if (std::string_view(job->placement).find("inputs") != std::string_view::npos) {
+        result.to_settle.push_back({"egress of sensor-logs to " + center, "egress", "", "", "in.",
+                                    ".sensor-logs", home.id, center});
+      }
+    }
     if (const json::value* out = last.if_contains("output"); out && out->is_object()) {
-      BringHome(**client, auth, home.id, out->as_object(), within);
+      BringHome(**client, auth, home.id, out->as_object(), within, &result.to_settle);
     }
   }
   return result;

@@ -1,12 +1,15 @@
 #include "gateway/ledger.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <set>
 
 #include "core/json.h"
+#include "core/log.h"
 #include "federation/advert.h"
 #include "gateway/certs.h"
 #include "storage/store.h"
@@ -23,7 +26,6 @@ namespace {
 
 constexpr std::string_view kEntryPrefix = "e/";
 constexpr std::string_view kIdPrefix = "i/";
-constexpr std::string_view kOfferPrefix = "o/";
 constexpr std::string_view kCertPrefix = "x/";
 
 std::string Seq20(uint64_t seq) {
@@ -38,10 +40,6 @@ std::string ChainKey(std::string_view payee, std::string_view payer) {
 
 std::string EntryKey(std::string_view payee, std::string_view payer, uint64_t seq) {
   return std::string(kEntryPrefix) + ChainKey(payee, payer) + "/" + Seq20(seq);
-}
-
-std::string OfferKey(std::string_view payer, uint64_t seq) {
-  return std::string(kOfferPrefix) + std::string(payer) + "/" + Seq20(seq);
 }
 
 core::Result<Settlement> Decode(std::string_view text) {
@@ -60,24 +58,30 @@ struct Ledger::Impl {
   const core::Clock* clock = nullptr;
   std::string cert_id, cert_pem;
 
-  // A record issued and signed, waiting for the records before it in its chain.
-  struct Ready {
-    storage::Batch batch;
-    Settlement record;
-    Issued done;
-  };
   struct Chain {
     uint64_t next_seq = 1;  // assigned next
     std::string head_hash = std::string(federation::kGenesisHash);
-    uint64_t next_write = 1;  // queued to the store next
-    std::map<uint64_t, Ready> ready;
+    uint64_t durable_upto = 0;         // records 1..durable_upto are durable
+    std::set<uint64_t> durable_ahead;  // durable records beyond a hole still being written
+    // Issuers waiting for an earlier record of this chain (rare: woken only when some wait).
+    std::mutex mu;  // guards the fields of an issued chain (ours); taken after Impl::mu
+    std::condition_variable caught_up;
+    int waiting = 0;
+    bool failed = false;  // a write failed: the chain has a hole until a restart
+  };
+  // An Issue in progress, for callers issuing the same id meanwhile.
+  struct InFlight {
+    bool done = false;
+    core::Result<Issued> result = core::Status(core::Code::kInternal, "in flight");
   };
 
   mutable std::mutex mu;
+  std::condition_variable ended;  // an issue ended (for callers issuing the same id)
+  int ended_waiting = 0;          // GUARDED_BY(mu)
   std::map<std::string, Chain, std::less<>> chains;  // GUARDED_BY(mu), by payee/payer
-  std::map<std::string, std::vector<Issued>, std::less<>> issuing;  // GUARDED_BY(mu): id -> waiters
-  std::map<std::string, std::set<uint64_t>, std::less<>> offers;    // GUARDED_BY(mu): by payer
-  std::set<std::string, std::less<>> certs;                         // GUARDED_BY(mu): stored x/
+  std::map<std::string, std::shared_ptr<InFlight>, std::less<>> issuing;  // GUARDED_BY(mu)
+  std::map<std::string, std::set<uint64_t>, std::less<>> offers;  // GUARDED_BY(mu): by payer
+  std::set<std::string, std::less<>> certs;                       // GUARDED_BY(mu): stored x/
   core::Status broken;  // GUARDED_BY(mu): a failed write: the chains may have a hole
 
   void AddCert(storage::Batch& batch, const std::string& id, std::string_view pem) {
@@ -86,38 +90,19 @@ struct Ledger::Impl {
     batch.Put(Cf::kLedger, std::string(kCertPrefix) + id, std::string(pem));
   }
 
-  // Queues every consecutive ready record of `chain`. REQUIRES: mu held.
-  void Flush(Chain& chain) {
-    for (auto it = chain.ready.find(chain.next_write); it != chain.ready.end();
-         it = chain.ready.find(chain.next_write)) {
-      Ready r = std::move(it->second);
-      chain.ready.erase(it);
-      chain.next_write++;
-      store->WriteAsync(std::move(r.batch), [this, record = std::move(r.record),
-                                             done = std::move(r.done)](core::Status st) mutable {
-        std::vector<Issued> waiters;
-        {
-          std::lock_guard lock(mu);
-          auto w = issuing.find(record.body.id);
-          if (w != issuing.end()) {
-            waiters = std::move(w->second);
-            issuing.erase(w);
-          }
-          if (st.ok()) {
-            offers[record.body.payer].insert(record.body.seq);
-          } else if (broken.ok()) {
-            broken = st;
-          }
-        }
-        if (!st.ok()) {
-          done(st, false);
-          for (auto& w : waiters) w(st, false);
-          return;
-        }
-        for (auto& w : waiters) w(record, false);
-        done(std::move(record), true);
-      });
-    }
+  core::Result<std::optional<Settlement>> ById(std::string_view id) const {
+    EDWC_ASSIGN_OR_RETURN(auto where,
+                          store->Get(Cf::kLedger, std::string(kIdPrefix) + std::string(id)));
+    if (!where) return std::optional<Settlement>();
+    const size_t slash = where->rfind('/');
+    EDWC_ASSIGN_OR_RETURN(
+        auto value,
+        store->Get(Cf::kLedger, std::string(kEntryPrefix) + where->substr(0, slash) + "/" +
+                                    Seq20(std::stoull(where->substr(slash + 1)))));
+    if (!value)
+      return core::Status(core::Code::kCorruption, "index without record: " + std::string(id));
+    EDWC_ASSIGN_OR_RETURN(Settlement s, Decode(*value));
+    return std::optional<Settlement>(std::move(s));
   }
 };
 
@@ -134,39 +119,64 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(storage::Store* store, std::s
   impl->clock = clock;
   impl->cert_pem = signer->certificate_pem();
   impl->cert_id = Sha256Hex(impl->cert_pem);
-  // Chain heads: the last record of each chain (keys sort by chain, then seq).
-  std::string last_chain, last_value;
-  auto close_chain = [&]() -> core::Status {
-    if (last_chain.empty()) return core::Status::Ok();
-    EDWC_ASSIGN_OR_RETURN(Settlement head, Decode(last_value));
-    Impl::Chain& c = impl->chains[last_chain];
-    c.next_seq = c.next_write = head.body.seq + 1;
-    c.head_hash = head.hash;
-    return core::Status::Ok();
+  // Chains: heads, unanswered offers, and the torn tail a crash may leave (see ledger.h).
+  struct Seen {
+    std::vector<Settlement> records;  // ascending seq
   };
+  std::map<std::string, Seen> seen;
   core::Status decode_error;
   EDWC_RETURN_IF_ERROR(
       store->Scan(Cf::kLedger, kEntryPrefix, [&](std::string_view k, std::string_view v) {
         std::string_view rest = k.substr(kEntryPrefix.size());
-        std::string chain(rest.substr(0, rest.rfind('/')));
-        if (chain != last_chain) {
-          decode_error = close_chain();
-          if (!decode_error.ok()) return false;
-          last_chain = chain;
+        auto s = Decode(v);
+        if (!s.ok()) {
+          decode_error = s.status().WithContext(std::string(k));
+          return false;
         }
-        last_value.assign(v);
+        seen[std::string(rest.substr(0, rest.rfind('/')))].records.push_back(std::move(s).value());
         return true;
       }));
   EDWC_RETURN_IF_ERROR(decode_error);
-  EDWC_RETURN_IF_ERROR(close_chain());
-  EDWC_RETURN_IF_ERROR(
-      store->Scan(Cf::kLedger, kOfferPrefix, [&](std::string_view k, std::string_view) {
-        std::string_view rest = k.substr(kOfferPrefix.size());
-        const size_t slash = rest.rfind('/');
-        impl->offers[std::string(rest.substr(0, slash))].insert(
-            std::stoull(std::string(rest.substr(slash + 1))));
-        return true;
-      }));
+  storage::Batch torn;
+  for (auto& [key, chain] : seen) {
+    std::vector<Settlement>& records = chain.records;
+    const bool ours = !records.empty() && records.front().body.payee == impl->self;
+    // Our chain with a hole: the records after it were never acknowledged only if none of
+    // them was ever offered (signed). Then they go; the ended work is issued again.
+    size_t hole = records.size();
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (records[i].body.seq != i + 1) {
+        hole = i;
+        break;
+      }
+    }
+    if (ours && hole < records.size() &&
+        std::all_of(records.begin() + hole, records.end(), [](const Settlement& r) {
+          return r.state == SettlementState::kOffered && r.payee_sig.empty();
+        })) {
+      for (size_t i = hole; i < records.size(); ++i) {
+        const SettlementBody& b = records[i].body;
+        torn.Delete(Cf::kLedger, EntryKey(b.payee, b.payer, b.seq));
+        torn.Delete(Cf::kLedger, std::string(kIdPrefix) + b.id);
+      }
+      core::LogWarn("ledger", "chain " + key + ": dropped " +
+                                  std::to_string(records.size() - hole) +
+                                  " unacknowledged record(s) after the hole at " +
+                                  std::to_string(hole + 1) + " (a crash during their writes)");
+      records.resize(hole);
+    }
+    if (records.empty()) continue;
+    Impl::Chain& c = impl->chains[key];
+    c.next_seq = records.back().body.seq + 1;
+    c.durable_upto = records.back().body.seq;
+    c.head_hash = records.back().hash;
+    for (const Settlement& r : records) {
+      if (r.body.payee == impl->self && r.state == SettlementState::kOffered) {
+        impl->offers[r.body.payer].insert(r.body.seq);
+      }
+    }
+  }
+  if (!torn.empty()) EDWC_RETURN_IF_ERROR(store->Write(std::move(torn)));
   EDWC_RETURN_IF_ERROR(
       store->Scan(Cf::kLedger, kCertPrefix, [&](std::string_view k, std::string_view) {
         impl->certs.insert(std::string(k.substr(kCertPrefix.size())));
@@ -179,73 +189,106 @@ const std::string& Ledger::self() const { return impl_->self; }
 const std::string& Ledger::cert_id() const { return impl_->cert_id; }
 const std::string& Ledger::cert_pem() const { return impl_->cert_pem; }
 
-void Ledger::Issue(SettlementBody draft, Issued done) {
+core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
   Impl& d = *impl_;
   if (draft.payee != d.self || draft.payer.empty() || draft.payer == d.self ||
       draft.payer.find('/') != std::string::npos || draft.amount.fen() < 0 ||
       draft.id != federation::SettlementId(draft.kind, draft.source)) {
-    return done(core::Status(core::Code::kInvalidArgument,
-                             "settlement " + draft.id + " is not one this center can issue"),
-                false);
+    return core::Status(core::Code::kInvalidArgument,
+                        "settlement " + draft.id + " is not one this center can issue");
+  }
+  const std::string chain_key = ChainKey(draft.payee, draft.payer);
+  const std::string id = draft.id;
+  storage::Batch batch;
+  auto mine = std::make_shared<Impl::InFlight>();
+  Impl::Chain* chain = nullptr;
+  {
+    // Claim the id: a concurrent Issue of it waits for ours, a later one finds it stored.
+    std::unique_lock lock(d.mu);
+    if (!d.broken.ok()) return d.broken;
+    if (auto w = d.issuing.find(id); w != d.issuing.end()) {
+      std::shared_ptr<Impl::InFlight> other = w->second;
+      ++d.ended_waiting;
+      d.ended.wait(lock, [&] { return other->done; });
+      --d.ended_waiting;
+      if (!other->result.ok()) return other->result.status();
+      return Issued{other->result->record, false};
+    }
+    d.issuing[id] = mine;
+    chain = &d.chains[chain_key];
+    d.AddCert(batch, d.cert_id, d.cert_pem);  // once, with the first record
+  }
+  // Ends the claim with `result`.
+  auto finish = [&d, &id, &mine](core::Result<Issued> result, const std::vector<uint64_t>& offered,
+                                 std::string_view payer) {
+    std::lock_guard lock(d.mu);
+    if (!offered.empty()) d.offers[std::string(payer)].insert(offered.begin(), offered.end());
+    mine->done = true;
+    mine->result = std::move(result);
+    d.issuing.erase(id);
+    if (d.ended_waiting > 0) d.ended.notify_all();
+    return mine->result;
+  };
+  auto existing = d.ById(id);
+  if (!existing.ok() || existing->has_value()) {
+    return finish(existing.ok() ? core::Result<Issued>(Issued{std::move(**existing), false})
+                                : core::Result<Issued>(existing.status()),
+                  {}, "");
   }
   Settlement record;
-  std::string chain_key = ChainKey(draft.payee, draft.payer);
   {
-    std::lock_guard lock(d.mu);
-    if (!d.broken.ok()) return done(d.broken, false);
-    if (auto w = d.issuing.find(draft.id); w != d.issuing.end()) {
-      w->second.push_back(std::move(done));
-      return;
-    }
-    auto existing = d.store->Get(Cf::kLedger, std::string(kIdPrefix) + draft.id);
-    if (!existing.ok()) return done(existing.status(), false);
-    if (existing->has_value()) {
-      const std::string& where = **existing;
-      const size_t slash = where.rfind('/');
-      auto value = d.store->Get(Cf::kLedger, std::string(kEntryPrefix) + where.substr(0, slash) +
-                                                 "/" + Seq20(std::stoull(where.substr(slash + 1))));
-      if (!value.ok()) return done(value.status(), false);
-      if (!value->has_value()) {
-        return done(core::Status(core::Code::kInternal, "index without record: " + draft.id),
-                    false);
-      }
-      return done(Decode(**value), false);
-    }
-    Impl::Chain& chain = d.chains[chain_key];
-    draft.seq = chain.next_seq++;
-    draft.prev_hash = chain.head_hash;
+    // The chain's order: number and link under the chain's own lock.
+    std::lock_guard lock(chain->mu);
+    draft.seq = chain->next_seq++;
+    draft.prev_hash = chain->head_hash;
     draft.issued_at = d.clock->Now();
     record.body = std::move(draft);
     record.hash = federation::BodyHash(record.body);
-    chain.head_hash = record.hash;
-    d.issuing[record.body.id];
+    chain->head_hash = record.hash;
   }
-  // Signing is the costly part: done outside the lock, then queued in sequence order.
   record.state = SettlementState::kOffered;
   record.payee_cert = d.cert_id;
   record.updated_at = record.body.issued_at;
-  auto sig = d.signer->Sign(federation::CanonicalBytes(record.body));
-  std::lock_guard lock(d.mu);
-  Impl::Chain& chain = d.chains[chain_key];
-  if (!sig.ok()) {
-    // The chain cannot go on without this record: nothing more is issued.
-    if (d.broken.ok()) d.broken = sig.status();
-    d.issuing.erase(record.body.id);
-    return done(sig.status(), false);
+  const SettlementBody& b = record.body;
+  batch.Put(Cf::kLedger, EntryKey(b.payee, b.payer, b.seq), Encode(record));
+  batch.Put(Cf::kLedger, std::string(kIdPrefix) + b.id, chain_key + "/" + std::to_string(b.seq));
+  const core::Status written = d.store->WriteNow(batch);
+  std::vector<uint64_t> offered;  // records this write made contiguous
+  bool caught_up = false;
+  {
+    std::unique_lock lock(chain->mu);
+    if (!written.ok()) {
+      // The chain has a hole only a restart can close (a torn tail): nothing more is issued.
+      chain->failed = true;
+    } else {
+      chain->durable_ahead.insert(b.seq);
+      while (!chain->durable_ahead.empty() &&
+             *chain->durable_ahead.begin() == chain->durable_upto + 1) {
+        chain->durable_ahead.erase(chain->durable_ahead.begin());
+        offered.push_back(++chain->durable_upto);
+      }
+    }
+    if (chain->waiting > 0) chain->caught_up.notify_all();
+    // Acknowledged in sequence order: after every earlier record of the chain.
+    if (chain->durable_upto < b.seq && !chain->failed) {
+      ++chain->waiting;
+      chain->caught_up.wait(lock, [&] { return chain->durable_upto >= b.seq || chain->failed; });
+      --chain->waiting;
+    }
+    caught_up = chain->durable_upto >= b.seq;
   }
-  record.payee_sig = federation::Base64Encode(*sig);
-  Impl::Ready ready;
-  ready.batch.Put(Cf::kLedger, EntryKey(record.body.payee, record.body.payer, record.body.seq),
-                  Encode(record));
-  ready.batch.Put(Cf::kLedger, std::string(kIdPrefix) + record.body.id,
-                  chain_key + "/" + std::to_string(record.body.seq));
-  ready.batch.Put(Cf::kLedger, OfferKey(record.body.payer, record.body.seq), "");
-  d.AddCert(ready.batch, d.cert_id, d.cert_pem);
-  const uint64_t seq = record.body.seq;
-  ready.record = std::move(record);
-  ready.done = std::move(done);
-  chain.ready.emplace(seq, std::move(ready));
-  d.Flush(chain);
+  if (!written.ok()) {
+    std::lock_guard lock(d.mu);
+    if (d.broken.ok()) d.broken = written;
+  }
+  const std::string payer = b.payer;  // `record` moves below
+  if (!caught_up) {
+    return finish(written.ok() ? core::Status(core::Code::kUnavailable,
+                                              "an earlier record of the chain failed to write")
+                               : written,
+                  offered, payer);
+  }
+  return finish(Issued{std::move(record), true}, offered, payer);
 }
 
 std::vector<Settlement> Ledger::Offers(std::string_view payer, uint64_t from_seq,
@@ -277,6 +320,28 @@ std::vector<std::string> Ledger::PayersWithOffers() const {
   return out;
 }
 
+core::Status Ledger::SignOffers(std::vector<Settlement>& offers) {
+  Impl& d = *impl_;
+  storage::Batch batch;
+  for (Settlement& s : offers) {
+    if (!s.payee_sig.empty() || s.body.payee != d.self) continue;
+    // The stored record decides: a copy read before another call signed or answered it
+    // must not overwrite that.
+    EDWC_ASSIGN_OR_RETURN(auto stored, At(s.body.payee, s.body.payer, s.body.seq));
+    if (!stored) return core::Status(core::Code::kNotFound, "no record " + s.body.id);
+    if (!stored->payee_sig.empty() || stored->state != SettlementState::kOffered) {
+      s = std::move(*stored);
+      continue;
+    }
+    EDWC_ASSIGN_OR_RETURN(std::string sig, d.signer->Sign(federation::CanonicalBytes(s.body)));
+    s.payee_sig = federation::Base64Encode(sig);
+    s.payee_cert = d.cert_id;
+    batch.Put(Cf::kLedger, EntryKey(s.body.payee, s.body.payer, s.body.seq), Encode(s));
+  }
+  if (batch.empty()) return core::Status::Ok();
+  return d.store->Write(std::move(batch));
+}
+
 void Ledger::RecordAnswer(const Settlement& answer, std::string_view payer_pem, Done done) {
   Impl& d = *impl_;
   const SettlementBody& b = answer.body;
@@ -290,7 +355,7 @@ void Ledger::RecordAnswer(const Settlement& answer, std::string_view payer_pem, 
                              "no settlement " + std::to_string(b.seq) + " to " + b.payer));
   }
   Settlement record = std::move(**stored);
-  if (record.body != b) {
+  if (record.body != b || record.payee_sig != answer.payee_sig) {
     return done(core::Status(core::Code::kFailedPrecondition,
                              "the answer to " + b.id + " is about another record"));
   }
@@ -310,7 +375,6 @@ void Ledger::RecordAnswer(const Settlement& answer, std::string_view payer_pem, 
   record.updated_at = d.clock->Now();
   storage::Batch batch;
   batch.Put(Cf::kLedger, EntryKey(b.payee, b.payer, b.seq), Encode(record));
-  batch.Delete(Cf::kLedger, OfferKey(b.payer, b.seq));
   {
     std::lock_guard lock(d.mu);
     d.AddCert(batch, record.payer_cert, payer_pem);
@@ -365,7 +429,8 @@ void Ledger::Accept(std::vector<Settlement> records, std::string_view payee_pem,
   }
   for (const auto& [key, head] : heads) {
     Impl::Chain& c = d.chains[key];
-    c.next_seq = c.next_write = head.first;
+    c.next_seq = head.first;
+    c.durable_upto = head.first - 1;
     c.head_hash = head.second;
   }
   if (!records.empty()) d.AddCert(batch, records.front().payee_cert, payee_pem);
@@ -384,18 +449,12 @@ std::pair<uint64_t, std::string> Ledger::Head(std::string_view payee,
   std::lock_guard lock(impl_->mu);
   auto c = impl_->chains.find(ChainKey(payee, payer));
   if (c == impl_->chains.end()) return {1, std::string(federation::kGenesisHash)};
+  std::lock_guard chain_lock(c->second.mu);
   return {c->second.next_seq, c->second.head_hash};
 }
 
 core::Result<std::optional<Settlement>> Ledger::Get(std::string_view id) const {
-  EDWC_ASSIGN_OR_RETURN(auto where,
-                        impl_->store->Get(Cf::kLedger, std::string(kIdPrefix) + std::string(id)));
-  if (!where) return std::optional<Settlement>();
-  const size_t seq_at = where->rfind('/');
-  const std::string chain = where->substr(0, seq_at);
-  const size_t payer_at = chain.find('/');
-  return At(chain.substr(0, payer_at), chain.substr(payer_at + 1),
-            std::stoull(where->substr(seq_at + 1)));
+  return impl_->ById(id);
 }
 
 core::Result<std::optional<Settlement>> Ledger::At(std::string_view payee, std::string_view payer,
@@ -437,6 +496,7 @@ core::Result<std::vector<Ledger::ChainReport>> Ledger::Verify(const SignatureChe
   };
   auto signature_problem = [&](const Settlement& s) -> std::optional<std::string> {
     if (!verify) return std::nullopt;
+    if (s.state == SettlementState::kOffered && s.payee_sig.empty()) return std::nullopt;
     auto check = [&](const std::string& who, const std::string& cert, const std::string& sig,
                      const std::string& bytes) -> std::optional<std::string> {
       const std::string pem = pem_of(cert);

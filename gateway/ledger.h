@@ -5,13 +5,21 @@
 // Keys:
 //   e/<payee>/<payer>/<seq, 20 digits>  a Settlement (JSON)
 //   i/<settlement id>                   "<payee>/<payer>/<seq>": one record per id
-//   o/<payer>/<seq, 20 digits>          an offer of ours not yet answered (value empty)
 //   x/<sha256 of a PEM>                 a certificate that signed a record
 //
-// Durability: every method that changes something calls back only after the change is
-// in the WAL and synced (storage::Store's group commit: concurrent issues share fsyncs).
-// Issue assigns sequence numbers under one mutex and queues the write before releasing
-// it, so the store writes a chain's records in sequence order.
+// Issuing (payee): the record's sequence number and chain hash are assigned under one
+// mutex; the write goes through storage::Store::WriteNow on the caller's thread, so that
+// concurrent issuers share WAL syncs through RocksDB's own group commit. Writes of one
+// chain may then become durable out of order, so Issue returns only once every earlier
+// record of its chain is durable too (acknowledgement in sequence order). A crash can thus
+// leave a torn tail: records after a hole that nobody was told about and nobody was
+// offered (unsigned). Open deletes such a tail, and only such a tail; any other hole is a
+// broken chain that Verify reports.
+// Signing: the payee's signature is made when a record is first offered (SignOffers,
+// stored before it is sent), not on the write path.
+//
+// Durability: every method that changes something returns or calls back only after the
+// change is in the WAL and synced.
 //
 // Thread-safety: all methods are thread-safe; callbacks run on the store's writer thread
 // and must be quick.
@@ -44,8 +52,6 @@ namespace edwc::gateway {
 class Ledger {
  public:
   using Done = std::function<void(core::Status)>;
-  // The record as stored, and whether this call created it (false: it existed).
-  using Issued = std::function<void(core::Result<federation::Settlement>, bool created)>;
 
   // Reads the chain heads and the unanswered offers. `signer` signs as `self` and must
   // outlive the ledger; so must `store` and `clock`.
@@ -60,16 +66,25 @@ class Ledger {
   const std::string& cert_pem() const;
 
   // ---- Payee ----------------------------------------------------------------------------
-  // Issues `draft` (payee must be self; seq, prev_hash, issued_at are set here), signed,
-  // as an unanswered offer, unless a settlement with its id exists: then that one, with
-  // created = false. kInvalidArgument for a draft that is not ours or is malformed.
-  void Issue(federation::SettlementBody draft, Issued done);
+  struct Issued {
+    federation::Settlement record;
+    bool created = false;  // false: a settlement with this id existed (this is it)
+  };
+  // Issues `draft` (payee must be self; seq, prev_hash, issued_at are set here) as an
+  // unanswered offer, unless a settlement with its id exists: then that one. Returns once
+  // it and every earlier record of its chain are durable. kInvalidArgument for a draft
+  // that is not ours or is malformed. REQUIRES: not on an I/O thread (it waits for a sync).
+  core::Result<Issued> Issue(federation::SettlementBody draft);
 
   // Our unanswered offers to `payer`, ascending seq, at most `limit`, from `from_seq` on.
   std::vector<federation::Settlement> Offers(std::string_view payer, uint64_t from_seq,
                                              size_t limit) const;
   // Payers we have unanswered offers for.
   std::vector<std::string> PayersWithOffers() const;
+  // Signs those of `offers` (ours, unanswered) that are not signed yet and stores them.
+  // Returns once durable; `offers` then carry their signatures (a record signed or answered
+  // meanwhile is taken as stored). REQUIRES: not an I/O thread; one call per payer at a time.
+  core::Status SignOffers(std::vector<federation::Settlement>& offers);
 
   // The payer's answer to our offer (payee = self): `answer` is agreed (its payer_sig and
   // payer_cert set, `payer_pem` the payer's certificate) or disputed. Stores it in place

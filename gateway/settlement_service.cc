@@ -79,16 +79,19 @@ void SettlementService::Impl::OffThread(Respond respond, std::function<HttpRespo
 
 void SettlementService::Impl::Issue(SettlementBody body,
                                     std::function<void(core::Result<Settlement>)> done) {
-  const std::string payer = body.payer;
-  ledger->Issue(std::move(body), [self = shared_from_this(), payer, done = std::move(done)](
-                                     core::Result<Settlement> r, bool created) {
-    if (r.ok() && created) {
-      self->issued++;
-      self->Kick(payer);
-    }
-    if (!r.ok()) core::LogWarn("settlement", "issue failed: " + r.status().ToString());
-    if (done) done(std::move(r));
-  });
+  // Issuing waits for its sync: on an issuer thread, never an I/O thread.
+  const bool posted =
+      issuers->Post([self = shared_from_this(), body = std::move(body), done]() mutable {
+        const std::string payer = body.payer;
+        auto r = self->ledger->Issue(std::move(body));
+        if (r.ok() && r->created) {
+          self->issued++;
+          self->Kick(payer);
+        }
+        if (!r.ok()) core::LogWarn("settlement", "issue failed: " + r.status().ToString());
+        if (done) done(r.ok() ? core::Result<Settlement>(std::move(r->record)) : r.status());
+      });
+  if (!posted && done) done(core::Status(core::Code::kUnavailable, "shutting down"));
 }
 
 void SettlementService::SettleHold(const federation::HoldRecord& hold) {
@@ -99,10 +102,7 @@ void SettlementService::SettleHold(const federation::HoldRecord& hold) {
     core::LogWarn("settlement", "hold " + hold.hold_id + ": " + body.status().ToString());
     return;
   }
-  // Callers may be on the store's writer thread: signing waits for a worker.
-  impl_->readers->Post([self = impl_, body = std::move(body).value()]() mutable {
-    self->Issue(std::move(body), nullptr);
-  });
+  impl_->Issue(std::move(body).value(), nullptr);
 }
 
 // ---- offering (payee) ------------------------------------------------------------------------
@@ -144,6 +144,11 @@ void SettlementService::Impl::SendOffers(const std::string& payer) {
   const bool posted = readers->Post([self = shared_from_this(), payer] {
     std::vector<Settlement> offers = self->ledger->Offers(payer, 0, kOfferBatch);
     if (offers.empty()) return self->OfferDone(payer, true, "");
+    // Signed when first offered, and stored signed before it leaves: a retry after a
+    // crash offers the same signature.
+    if (core::Status st = self->ledger->SignOffers(offers); !st.ok()) {
+      return self->OfferDone(payer, false, "signing: " + st.ToString());
+    }
     const std::string url = self->PeerUrlOf(payer);
     if (url.empty()) return self->OfferDone(payer, false, "no peer URL for " + payer);
     json::array list;
@@ -539,6 +544,7 @@ core::Result<std::unique_ptr<SettlementService>> SettlementService::Create(
   EDWC_ASSIGN_OR_RETURN(impl->peers,
                         HttpsPeerClient::Create(runtime, config.tls, options, nullptr));
   impl->readers = std::make_unique<WorkerPool>(2);
+  impl->issuers = std::make_unique<WorkerPool>(4);
   if (metrics != nullptr) {
     std::weak_ptr<Impl> weak = impl;
     auto counter = [weak](std::atomic<uint64_t> Impl::*field) {
@@ -632,6 +638,7 @@ void SettlementService::Stop() {
     impl_->stopped = true;
   }
   if (impl_->peers) impl_->peers->Shutdown();
+  if (impl_->issuers) impl_->issuers->Close();
   if (impl_->readers) impl_->readers->Close();
 }
 

@@ -64,6 +64,7 @@ struct SettlementService::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<PeerClient> peers;
   std::unique_ptr<WorkerPool> readers;  // scans of the ledger, off the I/O threads
+  std::unique_ptr<WorkerPool> issuers;  // Ledger::Issue waits for its sync
   std::atomic<bool> open{false};
 
   // Counters for /metrics.

@@ -8,7 +8,9 @@
 #include "storage/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -146,6 +148,16 @@ class RocksStore final : public Store {
     return result.get();
   }
 
+  core::Status WriteNow(const Batch& batch) override {
+    rocksdb::WriteBatch wb;
+    EDWC_RETURN_IF_ERROR(Append(batch, wb));
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    EDWC_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "storage write"));
+    batches_written_.fetch_add(1, std::memory_order_relaxed);
+    return core::Status::Ok();
+  }
+
   core::Result<std::optional<std::string>> Get(Cf cf, std::string_view key) override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), &value);
@@ -208,15 +220,18 @@ class RocksStore final : public Store {
     }
   }
 
+  core::Status Append(const Batch& batch, rocksdb::WriteBatch& wb) {
+    for (const Batch::Op& op : batch.ops()) {
+      rocksdb::Status s =
+          op.value ? wb.Put(Handle(op.cf), op.key, *op.value) : wb.Delete(Handle(op.cf), op.key);
+      if (!s.ok()) return FromRocks(s, "storage batch");
+    }
+    return core::Status::Ok();
+  }
+
   core::Status Commit(const std::vector<Pending>& group) {
     rocksdb::WriteBatch wb;
-    for (const Pending& p : group) {
-      for (const Batch::Op& op : p.batch.ops()) {
-        rocksdb::Status s =
-            op.value ? wb.Put(Handle(op.cf), op.key, *op.value) : wb.Delete(Handle(op.cf), op.key);
-        if (!s.ok()) return FromRocks(s, "storage batch");
-      }
-    }
+    for (const Pending& p : group) EDWC_RETURN_IF_ERROR(Append(p.batch, wb));
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     return FromRocks(db_->Write(wo, &wb), "storage write");
@@ -263,10 +278,14 @@ core::Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
   }
+  // Point reads of absent keys (idempotency checks before a first write) skip the files
+  // that cannot hold them.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options(db_options);
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(db_options));
-  }
+  for (const std::string& name : names) descriptors.emplace_back(name, cf_options);
 
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -1,6 +1,6 @@
 // `edwc demo` end to end, the way a new user and later tests drive it: start it, read
 // demo.json, call GET /v1/centers with the viewer token, see the sample workload's jobs
-// through the broker's API and CLI, stop it with SIGTERM.
+// through the broker's API and CLI and its settlements in demo.json, stop it with SIGTERM.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -178,6 +178,20 @@ TEST(DemoTest, ServesCentersRunsTheSampleWorkloadAndStopsOnSigterm) {
   EXPECT_EQ(list_status, 0) << list;
   EXPECT_NE(list.find("llm-pretrain"), std::string::npos) << list;
 
+  // The work done away from home was settled before the demo said it is running: signed,
+  // countersigned, chained; the nets balance and every chain verifies.
+  ASSERT_TRUE(doc.contains("settlements")) << json::serialize(doc);
+  const json::object& settled = doc.at("settlements").as_object();
+  EXPECT_GE(settled.at("count").to_number<int64_t>(), 1) << json::serialize(settled);
+  EXPECT_EQ(settled.at("sum_of_nets_fen").to_number<int64_t>(), 0) << json::serialize(settled);
+  EXPECT_TRUE(settled.at("verified").as_bool()) << json::serialize(settled);
+  EXPECT_TRUE(settled.at("exchanged").as_bool()) << json::serialize(settled);
+  int64_t paid = 0;
+  for (const auto& p : settled.at("payments").as_array()) {
+    paid += p.at("amount_fen").to_number<int64_t>();
+  }
+  EXPECT_GT(paid, 0) << json::serialize(settled);
+
   kill(demo->pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(waitpid(demo->pid, &status, 0), demo->pid);
@@ -185,7 +199,9 @@ TEST(DemoTest, ServesCentersRunsTheSampleWorkloadAndStopsOnSigterm) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   for (pid_t pid : agents) EXPECT_NE(kill(pid, 0), 0) << "agent " << pid << " still running";
-  EXPECT_EQ(ReadDemoJson(demo_dir + "/demo.json").at("running").as_bool(), false);
+  json::object stopped = ReadDemoJson(demo_dir + "/demo.json");
+  EXPECT_EQ(stopped.at("running").as_bool(), false);
+  EXPECT_TRUE(stopped.contains("settlements")) << "kept after the demo stops";
 }
 
 }  // namespace
