@@ -243,11 +243,20 @@ void TransferService::Impl::Apply(const std::string& id, TransferStep step,
                                   std::function<void()> after) {
   if (step.finished) {
     // Until the dataset is published, the transfer shows `moving` and nobody waiting on it
-    // is told it ended.
+    // is told it ended. Publishing syncs the whole file, so pending chunk syncs are moot,
+    // but one already running must end before the file is closed.
     {
       std::lock_guard lock(mu);
       auto it = incoming.find(id);
-      if (it != incoming.end()) it->second->finishing = true;
+      if (it != incoming.end()) {
+        it->second->finishing = true;
+        it->second->unsynced.clear();
+        it->second->unsynced_bytes = 0;
+        if (it->second->syncing) {
+          it->second->finish_after_sync = std::move(step);
+          return;
+        }
+      }
     }
     return FinishIncoming(id, std::move(step));
   }
@@ -318,7 +327,10 @@ void TransferService::Impl::SyncChunks(const std::string& id) {
   {
     std::lock_guard lock(mu);
     auto it = incoming.find(id);
-    if (it == incoming.end() || it->second->syncing || it->second->unsynced.empty()) return;
+    if (it == incoming.end() || it->second->syncing || it->second->finishing ||
+        it->second->unsynced.empty() || federation::IsTerminal(it->second->rx.record().state)) {
+      return;
+    }
     it->second->syncing = true;
     chunks.swap(it->second->unsynced);
     it->second->unsynced_bytes = 0;
@@ -327,11 +339,16 @@ void TransferService::Impl::SyncChunks(const std::string& id) {
   const bool posted = files->Post([self = shared_from_this(), id, partial, chunks] {
     core::Status st = partial->Sync();
     auto again = [self, id] {
+      std::optional<federation::TransferStep> finish;
       {
         std::lock_guard lock(self->mu);
         auto it = self->incoming.find(id);
-        if (it != self->incoming.end()) it->second->syncing = false;
+        if (it != self->incoming.end()) {
+          it->second->syncing = false;
+          finish.swap(it->second->finish_after_sync);
+        }
       }
+      if (finish) return self->FinishIncoming(id, std::move(*finish));
       self->SyncChunks(id);
     };
     if (!st.ok()) {
@@ -373,6 +390,7 @@ void TransferService::Impl::FinishIncoming(const std::string& id, TransferStep s
     auto it = self->incoming.find(id);
     if (it == self->incoming.end()) return;
     step.finished = false;
+    step.chunk_done.clear();  // the final record covers them (their keys go with it)
     it->second->finishing = false;
     if (!published.ok()) {
       TransferStep failed = it->second->rx.Fail(published.status().message(), self->clock->Now());

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -109,6 +110,9 @@ struct TransferService::Impl : std::enable_shared_from_this<Impl> {
     int64_t unsynced_bytes = 0;
     core::Time unsynced_since{};  // when the oldest of them was written
     bool syncing = false;
+    // Every chunk is in, but a sync of some is still running on the file: the finish waits
+    // for it (it closes the file).
+    std::optional<federation::TransferStep> finish_after_sync;
   };
 
   std::mutex mu;
