@@ -1,5 +1,5 @@
 // Durable settlements per second through the gateway's write path (gateway::Ledger::Issue:
-// sequence number, hash, group-committed RocksDB write; the ECDSA signature is made when a
+// sequence number, hash, the store's group-committed write; the ECDSA signature is made when a
 // record is first offered, off this path), and a crash
 // check for bench/settlement_vs_db_bench.sh.
 //

@@ -252,7 +252,7 @@ core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
   const SettlementBody& b = record.body;
   batch.Put(Cf::kLedger, EntryKey(b.payee, b.payer, b.seq), Encode(record));
   batch.Put(Cf::kLedger, std::string(kIdPrefix) + b.id, chain_key + "/" + std::to_string(b.seq));
-  const core::Status written = d.store->WriteNow(batch);
+  const core::Status written = d.store->Write(std::move(batch));
   std::vector<uint64_t> offered;  // records this write made contiguous
   bool caught_up = false;
   {

@@ -7,10 +7,10 @@
 //   i/<settlement id>                   "<payee>/<payer>/<seq>": one record per id
 //   x/<sha256 of a PEM>                 a certificate that signed a record
 //
-// Issuing (payee): the record's sequence number and chain hash are assigned under one
-// mutex; the write goes through storage::Store::WriteNow on the caller's thread, so that
-// concurrent issuers share WAL syncs through RocksDB's own group commit. Writes of one
-// chain may then become durable out of order, so Issue returns only once every earlier
+// Issuing (payee): the record's sequence number and chain hash are assigned under its
+// chain's lock; the write then joins the store's group commit (storage::Store::Write: one
+// WAL sync for every write queued meanwhile) without holding any lock, so writes of one
+// chain may become durable out of order. Issue therefore returns only once every earlier
 // record of its chain is durable too (acknowledgement in sequence order). A crash can thus
 // leave a torn tail: records after a hole that nobody was told about and nobody was
 // offered (unsigned). Open deletes such a tail, and only such a tail; any other hole is a

@@ -148,16 +148,6 @@ class RocksStore final : public Store {
     return result.get();
   }
 
-  core::Status WriteNow(const Batch& batch) override {
-    rocksdb::WriteBatch wb;
-    EDWC_RETURN_IF_ERROR(Append(batch, wb));
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync;
-    EDWC_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "storage write"));
-    batches_written_.fetch_add(1, std::memory_order_relaxed);
-    return core::Status::Ok();
-  }
-
   core::Result<std::optional<std::string>> Get(Cf cf, std::string_view key) override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(cf), ToSlice(key), &value);

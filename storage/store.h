@@ -76,12 +76,6 @@ class Store {
   // Blocking convenience: queues and waits. REQUIRES: not called on an I/O thread.
   virtual core::Status Write(Batch batch) = 0;
 
-  // Writes `batch` durably on the calling thread, through RocksDB's own group commit
-  // (concurrent callers share one WAL sync, as in `db_bench fillsync --threads`), without
-  // the hand-off to the writer thread. Batches of concurrent callers may become durable in
-  // any order: callers that need an order keep it themselves. REQUIRES: not an I/O thread.
-  virtual core::Status WriteNow(const Batch& batch) = 0;
-
   // Point read of the latest committed value; nullopt when absent.
   virtual core::Result<std::optional<std::string>> Get(Cf cf, std::string_view key) = 0;
 

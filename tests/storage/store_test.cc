@@ -138,32 +138,6 @@ TEST_F(StoreTest, ReopenKeepsData) {
   EXPECT_EQ(GetOrDie(*store, Cf::kTransfers, "t"), "x");
 }
 
-TEST_F(StoreTest, WriteNowFromManyThreadsIsReadableAndSurvivesReopen) {
-  constexpr int kThreads = 8, kEach = 50;
-  {
-    StorePtr store = OpenOrDie();
-    ASSERT_NE(store, nullptr);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kEach; ++i) {
-          Batch batch;
-          batch.Put(Cf::kLedger, Key(t * kEach + i), "v" + std::to_string(i));
-          batch.Delete(Cf::kLedger, "never-there");
-          EXPECT_TRUE(store->WriteNow(batch).ok());
-          // Readable as soon as WriteNow returns.
-          EXPECT_EQ(GetOrDie(*store, Cf::kLedger, Key(t * kEach + i)), "v" + std::to_string(i));
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    EXPECT_EQ(store->stats().batches_written, static_cast<uint64_t>(kThreads * kEach));
-  }
-  StorePtr store = OpenOrDie();
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(ScanAll(*store, Cf::kLedger, "k").size(), static_cast<size_t>(kThreads * kEach));
-}
-
 TEST_F(StoreTest, BumpEpochIncrementsAcrossReopens) {
   for (uint64_t want = 1; want <= 3; ++want) {
     StorePtr store = OpenOrDie();
