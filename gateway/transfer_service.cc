@@ -399,7 +399,12 @@ std::optional<federation::EgressClaim> ClaimOf(const TransferRecord& r, std::str
   for (const federation::TransferLeg& leg : r.plan.legs) {
     if (leg.to != self) continue;
     federation::EgressClaim c;
+    // A relay receives the first leg as "<id>.relay": the claim names the transfer.
     c.transfer = r.id;
+    const std::string_view suffix = transfer_internal::kRelaySuffix;
+    if (c.transfer.size() > suffix.size() && c.transfer.ends_with(suffix)) {
+      c.transfer.resize(c.transfer.size() - suffix.size());
+    }
     c.sender = leg.from;
     c.receiver = std::string(self);
     const bool from_relay = r.plan.relay && leg.from == *r.plan.relay;
@@ -444,9 +449,14 @@ core::Result<federation::SettlementBody> TransferService::ExpectSettlement(
   std::lock_guard lock(impl_->mu);
   auto it = impl_->incoming.find(offered.job);
   if (it == impl_->incoming.end()) {
+    it = impl_->incoming.find(offered.job + std::string(transfer_internal::kRelaySuffix));
+  }
+  if (it == impl_->incoming.end()) {
     return core::Status(core::Code::kNotFound, "no transfer " + offered.job + " received here");
   }
-  return federation::ExpectEgress(offered, it->second->rx.record(), impl_->config.center.id);
+  federation::TransferRecord record = it->second->rx.record();
+  record.id = offered.job;  // a relay's copy is "<id>.relay"; the settlement names <id>
+  return federation::ExpectEgress(offered, record, impl_->config.center.id);
 }
 
 }  // namespace edwc::gateway

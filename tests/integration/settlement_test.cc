@@ -10,6 +10,10 @@
 #include <thread>
 
 #include "core/json.h"
+#include "federation/advert.h"
+#include "federation/settlement.h"
+#include "gateway/advert_crypto.h"
+#include "gateway/certs.h"
 #include "storage/store.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/workload.h"
@@ -365,6 +369,151 @@ TEST(SettlementTest, TamperingIsFoundByVerifyAndReconcileClassifiesTheDifference
   EXPECT_EQ(kind2[id_of[2]], "amount_mismatch") << json::serialize(report2);
   // East's own chains are whole.
   ExpectChainsVerify(cluster, cluster[0]);
+}
+
+TEST(SettlementTest, EachLegOfARelayedTransferIsPaidByItsReceiver) {
+  Cluster cluster;
+  auto with_links = [](std::vector<config::LinkConfig> links) {
+    return [links](config::CenterConfig& c) {
+      Center(16, 500)(c);
+      c.federation.links = links;
+    };
+  };
+  cluster.Start("east", "", with_links({{"relay", 10000, 5}, {"west", 10, 40}}));
+  cluster.Start("relay", cluster[0].peer_url, with_links({{"west", 10000, 5}}));
+  cluster.Start("west", cluster[0].peer_url, with_links({}));
+  cluster.AwaitAllAlive();
+  const int64_t size = 8 << 20;
+  ASSERT_FALSE(testing::Put(cluster, cluster[0], "maps", size, "?chunk_size=1048576").empty());
+  auto [status, started] = testing::StartTransfer(cluster, cluster[2], "maps", "east", "west");
+  ASSERT_EQ(status, 201) << json::serialize(started);
+  const std::string id = Str(started.at("transfer"), "id");
+  ASSERT_EQ(Str(started.at("transfer"), "relay"), "relay");
+  ASSERT_EQ(Str(testing::AwaitTransfer(cluster, cluster[2], id, testing::Ended), "state"), "done");
+  // east <- relay pays the first leg, relay <- west the second.
+  AwaitSettled(cluster, cluster.agents(), {{"east", 1}, {"relay", 2}, {"west", 1}});
+  const int64_t fen = (size * kEgressFenPerGb + 500'000'000) / 1'000'000'000;
+  const auto at_east = Settlements(cluster, cluster[0]);
+  const auto at_relay = Settlements(cluster, cluster[1]);
+  const auto at_west = Settlements(cluster, cluster[2]);
+  const std::string first = "egress/" + id + "/east", second = "egress/" + id + "/relay";
+  auto ids = [](const std::map<std::string, json::object>& m) {
+    std::string out;
+    for (const auto& [k, v] : m) out += k + " ";
+    return out;
+  };
+  ASSERT_TRUE(at_east.count(first) && at_relay.count(first) && at_relay.count(second) &&
+              at_west.count(second))
+      << "east: " << ids(at_east) << "relay: " << ids(at_relay) << "west: " << ids(at_west);
+  EXPECT_EQ(Str(at_east.at(first), "payer"), "relay");
+  EXPECT_EQ(Str(at_relay.at(second), "payer"), "west");
+  for (const auto* s :
+       {&at_east.at(first), &at_relay.at(first), &at_relay.at(second), &at_west.at(second)}) {
+    EXPECT_EQ(Str(*s, "state"), "agreed") << json::serialize(*s);
+    EXPECT_EQ(Int(*s, "bytes"), size);
+    EXPECT_EQ(Int(*s, "amount_fen"), fen);
+  }
+  EXPECT_EQ(
+      TotalNet(cluster, cluster[0]) + TotalNet(cluster, cluster[1]) + TotalNet(cluster, cluster[2]),
+      0);
+}
+
+// An offer as another gateway ("gw") would make it: signed with gw's certificate key.
+class FakePayee {
+ public:
+  FakePayee(Cluster& cluster, const Agent& payer) : cluster_(cluster), payer_(payer) {
+    // The first peer call makes gw's certificate (cluster.root()/gw).
+    cluster_.PeerCall(payer_, "gw", "GET", "/peer/v1/ledger/digests");
+    auto signer = gateway::MakeAdvertSigner(cluster.root() + "/gw/chain.pem",
+                                            cluster.root() + "/gw/center.key");
+    EXPECT_TRUE(signer.ok()) << signer.status().ToString();
+    signer_ = std::move(signer).value();
+  }
+
+  federation::Settlement Record(uint64_t seq, const std::string& prev_hash, int64_t fen) {
+    federation::SettlementBody b;
+    b.kind = federation::SettlementKind::kCompute;
+    b.source = "gw.job-" + std::to_string(seq) + ".1";
+    b.id = federation::SettlementId(b.kind, b.source);
+    b.seq = seq;
+    b.prev_hash = prev_hash;
+    b.payee = "gw";
+    b.payer = payer_.id;
+    b.job = "job-" + std::to_string(seq);
+    b.model = "h20";
+    b.devices = 4;
+    b.period_start = core::Time(core::Duration(1'790'000'000'000));
+    b.period_end = b.period_start + core::Duration(3'600'000);
+    b.accelerator_ms = 4 * 3'600'000;
+    b.unit_price = core::Money::Fen(fen / 4);
+    b.amount = core::Money::Fen(fen);
+    b.issued_at = b.period_end;
+    federation::Settlement s;
+    s.body = b;
+    s.hash = federation::BodyHash(b);
+    s.payee_cert = gateway::Sha256Hex(signer_->certificate_pem());
+    s.payee_sig = federation::Base64Encode(*signer_->Sign(federation::CanonicalBytes(b)));
+    return s;
+  }
+
+  std::pair<int, json::value> Offer(const std::vector<federation::Settlement>& records) {
+    json::array list;
+    for (const auto& r : records) list.push_back(federation::ToJson(r));
+    json::object body{{"payee_cert_pem", signer_->certificate_pem()},
+                      {"settlements", std::move(list)}};
+    return cluster_.PeerCall(payer_, "gw", "POST", "/peer/v1/settlements", json::serialize(body));
+  }
+
+ private:
+  Cluster& cluster_;
+  const Agent& payer_;
+  std::unique_ptr<federation::AdvertSigner> signer_;
+};
+
+TEST(SettlementTest, APayerDisputesWhatItHasNoRecordOfAndRefusesGapsAndRewrites) {
+  Cluster cluster;
+  cluster.Start("west", "", Center(4, 900));
+  cluster.AwaitAllAlive();
+  FakePayee gw(cluster, cluster[0]);
+  const federation::Settlement first = gw.Record(1, std::string(federation::kGenesisHash), 1200);
+
+  // No job "job-1" ran for west: stored as a dispute, answered, never dropped.
+  auto [status, answer] = gw.Offer({first});
+  ASSERT_EQ(status, 200) << json::serialize(answer);
+  const json::value& result = answer.at("results").as_array().at(0);
+  EXPECT_EQ(Str(result, "state"), "disputed") << json::serialize(answer);
+  EXPECT_NE(Str(result, "dispute_reason").find("job-1"), std::string::npos);
+  EXPECT_FALSE(answer.as_object().contains("error"));
+  // The same offer again: the same answer, one record.
+  auto [again_status, again] = gw.Offer({first});
+  ASSERT_EQ(again_status, 200);
+  EXPECT_EQ(again.at("results").as_array().at(0), result);
+  // Record 1 rewritten (another amount, properly signed): refused, nothing stored.
+  auto [rewrite_status, rewrite] =
+      gw.Offer({gw.Record(1, std::string(federation::kGenesisHash), 1300)});
+  ASSERT_EQ(rewrite_status, 200);
+  EXPECT_TRUE(rewrite.at("results").as_array().empty());
+  EXPECT_EQ(Str(rewrite.at("error"), "code"), "conflict") << json::serialize(rewrite);
+  // Record 3 before record 2: a gap, refused, naming what is expected.
+  auto [gap_status, gap] = gw.Offer({gw.Record(3, first.hash, 500)});
+  ASSERT_EQ(gap_status, 200);
+  EXPECT_EQ(Int(gap.at("error"), "expected_seq"), 2) << json::serialize(gap);
+
+  auto records = Settlements(cluster, cluster[0]);
+  ASSERT_EQ(records.size(), 1u);
+  const json::object& stored = records.begin()->second;
+  EXPECT_EQ(Str(stored, "state"), "disputed");
+  EXPECT_EQ(Int(stored, "amount_fen"), 1200);
+  auto [b_status, balances] =
+      cluster.Call(cluster[0], "GET", "/v1/balances", "", config::Role::kFinance);
+  ASSERT_EQ(b_status, 200);
+  const json::value& gw_balance = balances.at("balances").as_array().at(0);
+  EXPECT_EQ(Str(gw_balance, "counterparty"), "gw");
+  EXPECT_EQ(Int(gw_balance, "payable_fen"), 0);  // a dispute is not owed until settled
+  EXPECT_EQ(Int(gw_balance, "disputed_payable_fen"), 1200);
+  // The finance role only: a broker cannot read the ledger.
+  auto [broker_status, ignored] = cluster.Call(cluster[0], "GET", "/v1/settlements");
+  EXPECT_EQ(broker_status, 403);
 }
 
 }  // namespace
