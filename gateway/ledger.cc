@@ -465,10 +465,15 @@ core::Result<std::optional<Settlement>> Ledger::At(std::string_view payee, std::
   return std::optional<Settlement>(std::move(s));
 }
 
-core::Status Ledger::ForEach(const std::function<bool(const Settlement&)>& fn) const {
+namespace {
+
+// Decodes every record under `prefix` from `start` on for `fn`.
+core::Status ScanRecords(storage::Store& store, std::string_view prefix, std::string_view start,
+                         std::string_view skip, const std::function<bool(const Settlement&)>& fn) {
   core::Status bad;
   EDWC_RETURN_IF_ERROR(
-      impl_->store->Scan(Cf::kLedger, kEntryPrefix, [&](std::string_view key, std::string_view v) {
+      store.ScanFrom(Cf::kLedger, prefix, start, [&](std::string_view key, std::string_view v) {
+        if (key == skip) return true;
         auto s = Decode(v);
         if (!s.ok()) {
           bad = s.status().WithContext(std::string(key));
@@ -477,6 +482,20 @@ core::Status Ledger::ForEach(const std::function<bool(const Settlement&)>& fn) c
         return fn(*s);
       }));
   return bad;
+}
+
+}  // namespace
+
+core::Status Ledger::ForEach(const std::function<bool(const Settlement&)>& fn,
+                             std::string_view after) const {
+  const std::string start = std::string(kEntryPrefix) + std::string(after);
+  return ScanRecords(*impl_->store, kEntryPrefix, start, after.empty() ? "" : start, fn);
+}
+
+core::Status Ledger::ForEachIn(std::string_view payee, std::string_view payer,
+                               const std::function<bool(const Settlement&)>& fn) const {
+  const std::string prefix = std::string(kEntryPrefix) + ChainKey(payee, payer) + "/";
+  return ScanRecords(*impl_->store, prefix, prefix, "", fn);
 }
 
 core::Result<std::optional<std::string>> Ledger::Certificate(std::string_view cert_id) const {

@@ -105,8 +105,13 @@ class Ledger {
   core::Result<std::optional<federation::Settlement>> At(std::string_view payee,
                                                          std::string_view payer,
                                                          uint64_t seq) const;
-  // Every record, chain by chain in key order, until fn returns false.
-  core::Status ForEach(const std::function<bool(const federation::Settlement&)>& fn) const;
+  // Every record, chain by chain in key order ("<payee>/<payer>/<seq, 20 digits>"), until
+  // fn returns false; with `after`, only the records whose key sorts after it.
+  core::Status ForEach(const std::function<bool(const federation::Settlement&)>& fn,
+                       std::string_view after = {}) const;
+  // The records of the chain payee -> payer, ascending, until fn returns false.
+  core::Status ForEachIn(std::string_view payee, std::string_view payer,
+                         const std::function<bool(const federation::Settlement&)>& fn) const;
   // A stored certificate PEM by its SHA-256 hex.
   core::Result<std::optional<std::string>> Certificate(std::string_view cert_id) const;
 

@@ -163,13 +163,18 @@ core::Result<std::vector<Settlement>> Collect(const Ledger& ledger,
   return out;
 }
 
-// Records between self and `other` with period_end in `p`.
+// Records between self and `other` with period_end in `p`: the two chains of the pair.
 core::Result<std::vector<Settlement>> CollectWith(const Impl& impl, std::string_view other,
                                                   const Period& p) {
   const std::string& self = impl.config.center.id;
-  return Collect(*impl.ledger, [&](const Settlement& s) {
-    return Between(s, self, other) && p.Contains(s.body.period_end);
-  });
+  std::vector<Settlement> out;
+  auto keep = [&](const Settlement& s) {
+    if (p.Contains(s.body.period_end)) out.push_back(s);
+    return true;
+  };
+  EDWC_RETURN_IF_ERROR(impl.ledger->ForEachIn(self, other, keep));
+  EDWC_RETURN_IF_ERROR(impl.ledger->ForEachIn(other, self, keep));
+  return out;
 }
 
 // The record's ledger key after "e/": "<payee>/<payer>/<seq, 20 digits>"; byte order of
@@ -440,24 +445,22 @@ core::Result<ListFilter> ParseListFilter(const HttpRequest& req) {
   return f;
 }
 
-// One page of GET /v1/settlements. ForEach always starts at the first chain: a page skips
-// what lies up to the cursor. Blocking.
+// One page of GET /v1/settlements, from just after the cursor. Blocking.
 HttpResponse ListPage(const Impl& impl, const ListFilter& f) {
   const std::string& me = impl.config.center.id;
   std::vector<Settlement> page;
   bool more = false;
-  core::Status st = impl.ledger->ForEach([&](const Settlement& s) {
-    if (!f.after.empty() && ChainKey(s.body.payee, s.body.payer, s.body.seq) <= f.after) {
-      return true;
-    }
-    if (!f.Matches(s, me)) return true;
-    if (page.size() == f.limit) {
-      more = true;
-      return false;
-    }
-    page.push_back(s);
-    return true;
-  });
+  core::Status st = impl.ledger->ForEach(
+      [&](const Settlement& s) {
+        if (!f.Matches(s, me)) return true;
+        if (page.size() == f.limit) {
+          more = true;
+          return false;
+        }
+        page.push_back(s);
+        return true;
+      },
+      f.after);
   if (!st.ok()) return HttpResponse::Error(st);
   const std::string next = more ? CursorOf(page.back()) : "";
   if (f.csv) {

@@ -158,8 +158,14 @@ class RocksStore final : public Store {
 
   core::Status Scan(Cf cf, std::string_view prefix,
                     const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    return ScanFrom(cf, prefix, prefix, fn);
+  }
+
+  core::Status ScanFrom(
+      Cf cf, std::string_view prefix, std::string_view start,
+      const std::function<bool(std::string_view, std::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(cf)));
-    for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    for (it->Seek(ToSlice(std::max(prefix, start))); it->Valid(); it->Next()) {
       std::string_view key = it->key().ToStringView();
       if (!key.starts_with(prefix)) break;
       if (!fn(key, it->value().ToStringView())) break;

@@ -82,6 +82,10 @@ class Store {
   // Calls fn(key, value) for each key with `prefix`, in key order, until it returns false.
   virtual core::Status Scan(Cf cf, std::string_view prefix,
                             const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // The same from the first key >= `start` (keys before it are skipped without reading).
+  virtual core::Status ScanFrom(
+      Cf cf, std::string_view prefix, std::string_view start,
+      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
 
   virtual StoreStats stats() const = 0;
 };

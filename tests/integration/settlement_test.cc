@@ -41,14 +41,16 @@ Cluster::Edit Center(int32_t count, int64_t fen) {
   };
 }
 
-// Every settlement `agent` holds, by id (GET /v1/settlements, all pages).
-std::map<std::string, json::object> Settlements(const Cluster& cluster, const Agent& agent) {
+// Every settlement `agent` holds, by id (GET /v1/settlements, all pages of `limit`).
+std::map<std::string, json::object> Settlements(const Cluster& cluster, const Agent& agent,
+                                                int limit = 1000) {
   std::map<std::string, json::object> out;
   std::string after;
   for (;;) {
     auto [status, body] = cluster.Call(
-        agent, "GET", "/v1/settlements?limit=1000" + (after.empty() ? "" : "&after=" + after), "",
-        config::Role::kFinance);
+        agent, "GET",
+        "/v1/settlements?limit=" + std::to_string(limit) + (after.empty() ? "" : "&after=" + after),
+        "", config::Role::kFinance);
     EXPECT_EQ(status, 200) << json::serialize(body);
     if (status != 200) return out;
     for (const json::value& s : body.at("settlements").as_array()) {
@@ -181,6 +183,8 @@ TEST(SettlementTest, AMixedWorkloadSettlesOnceOnBothSidesAndNetsToZero) {
 
   std::map<std::string, std::map<std::string, json::object>> held;
   for (const Agent& a : cluster.agents()) held[a.id] = Settlements(cluster, a);
+  // Pages of 2 list the same records, each once.
+  for (const Agent& a : cluster.agents()) EXPECT_EQ(Settlements(cluster, a, 2), held[a.id]);
   // Exactly one compute settlement per job at the center that ran it and at its home,
   // agreed, with the same amount and record.
   for (const auto& [job, sides] : compute) {
