@@ -257,8 +257,12 @@ std::string QuantityText(const json::value& view) {
   const std::string model = FieldText(view, "model");
   if (!ms) return devices > 0 ? std::to_string(devices) + " x " + model : "-";
   if (devices <= 0) return model + ", " + Decimal(*ms, 3'600'000, 2) + " device-h";
-  return std::to_string(devices) + " x " + model + ", " +
-         Decimal(*ms, devices * int64_t{3'600'000}, 2) + " h";
+  // Per device: hours from 0.01 h (36 s) up; shorter runs in seconds, so they do not read 0.
+  const int64_t per_device_ms = *ms / devices;
+  const std::string span = per_device_ms >= 36'000
+                               ? Decimal(*ms, devices * int64_t{3'600'000}, 2) + " h"
+                               : Decimal(*ms, devices * int64_t{1'000}, 1) + " s";
+  return std::to_string(devices) + " x " + model + ", " + span;
 }
 
 std::string RenderSettlementList(const json::value& response) {

@@ -60,6 +60,10 @@ TEST(LedgerFormatTest, QuantityOfComputeAndEgress) {
                 R"({"kind":"compute","model":"a800","devices":0,"accelerator_seconds":"5400"})")),
             "a800, 1.50 device-h");
   EXPECT_EQ(QuantityText(Parse(R"({"kind":"compute","model":"a800","devices":2})")), "2 x a800");
+  // Under 0.01 h per device, seconds: a short job does not read "0.00 h".
+  EXPECT_EQ(QuantityText(Parse(
+                R"({"kind":"compute","model":"h20","devices":4,"accelerator_seconds":"8.016"})")),
+            "4 x h20, 2.0 s");
   EXPECT_EQ(QuantityText(Parse(R"({"kind":"compute","devices":2,"accelerator_seconds":"1e3"})")),
             "2 x -");
   EXPECT_EQ(QuantityText(Parse(R"({"kind":"storage"})")), "-");
