@@ -129,12 +129,6 @@ std::optional<int> Parse(const Verb& verb, int argc, char** argv, Args* args, co
   return std::nullopt;
 }
 
-Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags) {
-  valued.merge(ConnectionOptions());
-  flags.insert({"json", "help"});
-  return Args(name, std::move(valued), std::move(flags));
-}
-
 std::optional<std::string> HeaderValue(const gateway::HttpResponse& r, std::string_view name) {
   for (const auto& [k, v] : r.headers) {
     if (k.size() == name.size() && strncasecmp(k.data(), name.data(), name.size()) == 0) return v;

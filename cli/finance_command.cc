@@ -68,22 +68,11 @@ std::optional<int> Prepare(int argc, char** argv, size_t positional, const char*
   return PrepareVerb(*args, help, positional, "center", 63, kRole, verb);
 }
 
-Args MakeArgs(const std::string& name) {
-  std::set<std::string> valued = ConnectionOptions();
-  valued.insert({"from", "to"});
-  return Args(name, std::move(valued), {"json", "help"});
-}
-
-void PrintBody(const std::string& body) {
-  std::fwrite(body.data(), 1, body.size(), stdout);
-  if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
-}
-
 }  // namespace
 
 int ReconcileCommand(int argc, char** argv) {
   Verb verb{"edwc reconcile"};
-  Args args = MakeArgs(verb.name);
+  Args args = MakeArgs(verb.name, {"from", "to"}, {});
   if (auto done = Prepare(argc, argv, 1, kReconcileHelp, &args, &verb)) return *done;
   const std::string peer = args.positional()[0];
   if (!core::IsValidCenterId(peer)) return verb.Usage("'" + peer + "' is not a center id");
@@ -91,37 +80,20 @@ int ReconcileCommand(int argc, char** argv) {
   if (auto e = AddPeriodParams(args.Get("from"), args.Get("to"), &period)) return verb.Usage(*e);
   json::object body;
   for (const auto& [key, value] : period) body[key] = value;
-  auto r = verb.client->Request("POST", "/v1/reconcile/" + peer, json::serialize(body));
-  if (!r.ok()) return verb.Fail(r.status().message());
-  if (r->status != 200) return verb.FailHttp(*r);
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return verb.Fail("unreadable answer: " + doc.status().message());
-  const json::value answer(std::move(*doc));
-  if (verb.json) {
-    PrintBody(r->body);
-  } else {
-    std::fputs(RenderReconcile(answer).c_str(), stdout);
-  }
-  return Reconciled(answer) ? kExitOk : kExitFailure;
+  return PrintAnswer(
+      verb, verb.client->Request("POST", "/v1/reconcile/" + peer, json::serialize(body)),
+      RenderReconcile,
+      [](const json::value& answer) { return Reconciled(answer) ? kExitOk : kExitFailure; });
 }
 
 int NettingCommand(int argc, char** argv) {
   Verb verb{"edwc netting"};
-  Args args = MakeArgs(verb.name);
+  Args args = MakeArgs(verb.name, {"from", "to"}, {});
   if (auto done = Prepare(argc, argv, 0, kNettingHelp, &args, &verb)) return *done;
   std::vector<std::pair<std::string, std::string>> period;
   if (auto e = AddPeriodParams(args.Get("from"), args.Get("to"), &period)) return verb.Usage(*e);
-  auto r = verb.client->Request("GET", WithQuery("/v1/netting", period));
-  if (!r.ok()) return verb.Fail(r.status().message());
-  if (r->status != 200) return verb.FailHttp(*r);
-  if (verb.json) {
-    PrintBody(r->body);
-    return kExitOk;
-  }
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return verb.Fail("unreadable answer: " + doc.status().message());
-  std::fputs(RenderNetting(json::value(std::move(*doc))).c_str(), stdout);
-  return kExitOk;
+  return PrintAnswer(verb, verb.client->Request("GET", WithQuery("/v1/netting", period)),
+                     RenderNetting);
 }
 
 }  // namespace edwc::cli

@@ -109,12 +109,6 @@ std::optional<int> Prepare(int argc, char** argv, Args* args, const char* help, 
   return PrepareVerb(*args, help, positional, "job", 128, "broker", verb);
 }
 
-Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags) {
-  valued.merge(ConnectionOptions());
-  flags.insert({"json", "help"});
-  return Args(name, std::move(valued), std::move(flags));
-}
-
 // GET /v1/jobs/{id} until the job has ended. Transient connection failures are retried
 // for a while: a gateway restart must not end a long watch.
 int Watch(const Verb& verb, const std::string& id) {

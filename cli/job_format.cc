@@ -12,16 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-const json::value* Member(const json::value& o, std::string_view key) {
-  return o.is_object() ? o.as_object().if_contains(key) : nullptr;
-}
-
-const json::array& ArrayAt(const json::value& o, std::string_view key) {
-  static const json::array kEmpty;
-  const json::value* v = Member(o, key);
-  return v != nullptr && v->is_array() ? v->as_array() : kEmpty;
-}
-
 size_t DisplayWidth(std::string_view s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -69,6 +59,16 @@ std::string ModelCount(const json::value& job) {
 }
 
 }  // namespace
+
+const json::value* Member(const json::value& o, std::string_view key) {
+  return o.is_object() ? o.as_object().if_contains(key) : nullptr;
+}
+
+const json::array& ArrayAt(const json::value& o, std::string_view key) {
+  static const json::array kEmpty;
+  const json::value* v = Member(o, key);
+  return v != nullptr && v->is_array() ? v->as_array() : kEmpty;
+}
 
 std::string FieldText(const json::value& o, std::string_view key) {
   const json::value* v = Member(o, key);

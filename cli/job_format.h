@@ -15,6 +15,9 @@ namespace edwc::cli {
 
 // o[key] as text: strings as they are, numbers and booleans printed, anything else "-".
 std::string FieldText(const boost::json::value& o, std::string_view key);
+// Member `key` of object `o`, or null; the array at `key`, or an empty one.
+const boost::json::value* Member(const boost::json::value& o, std::string_view key);
+const boost::json::array& ArrayAt(const boost::json::value& o, std::string_view key);
 // Money `base` of o: o[base + "_cny"], else o[base + "_fen"] as yuan, else "-".
 std::string MoneyText(const boost::json::value& o, std::string_view base);
 // "2026-11-27T01:17:00Z" -> "11-27 01:17Z" (UTC); unparseable text as it is; "" -> "-".

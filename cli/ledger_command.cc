@@ -130,14 +130,6 @@ struct LongArgv {
   }
 };
 
-Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags,
-              bool json = true) {
-  valued.merge(ConnectionOptions());
-  flags.insert("help");
-  if (json) flags.insert("json");
-  return Args(name, std::move(valued), std::move(flags));
-}
-
 std::optional<int> Parse(int argc, char** argv, Args* args, size_t positional, const Verb& verb) {
   LongArgv long_argv(argc, argv);
   args->AllowPositional(positional);
@@ -199,12 +191,6 @@ std::optional<std::string> HeaderValue(const gateway::HttpResponse& r, std::stri
     if (k.size() == name.size() && strncasecmp(k.data(), name.data(), name.size()) == 0) return v;
   }
   return std::nullopt;
-}
-
-// The body as it came, then a newline if it lacks one (JSON), for a terminal.
-void PrintBody(const std::string& body) {
-  std::fwrite(body.data(), 1, body.size(), stdout);
-  if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
 }
 
 int List(int argc, char** argv) {
@@ -293,17 +279,8 @@ int Show(int argc, char** argv) {
   Args args = MakeArgs(verb.name, {}, {});
   if (auto done = PrepareWithId(argc, argv, &args, kShowHelp, &verb)) return *done;
   const std::string id = args.positional()[0];
-  auto r = verb.client->Request("GET", SettlementTarget(id));
-  if (!r.ok()) return verb.Fail(r.status().message());
-  if (r->status != 200) return verb.FailHttp(*r, "settlement '" + id + "'");
-  if (verb.json) {
-    PrintBody(r->body);
-    return kExitOk;
-  }
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return verb.Fail("unreadable answer: " + doc.status().message());
-  std::fputs(RenderSettlement(json::value(std::move(*doc))).c_str(), stdout);
-  return kExitOk;
+  return PrintAnswer(verb, verb.client->Request("GET", SettlementTarget(id)), RenderSettlement,
+                     nullptr, "settlement '" + id + "'");
 }
 
 int Balances(int argc, char** argv) {
@@ -312,17 +289,8 @@ int Balances(int argc, char** argv) {
   if (auto done = Prepare(argc, argv, &args, WithPeriodHelp(kBalancesHelp), &verb)) return *done;
   Params params;
   if (auto e = AddPeriodParams(args.Get("from"), args.Get("to"), &params)) return verb.Usage(*e);
-  auto r = verb.client->Request("GET", WithQuery("/v1/balances", params));
-  if (!r.ok()) return verb.Fail(r.status().message());
-  if (r->status != 200) return verb.FailHttp(*r);
-  if (verb.json) {
-    PrintBody(r->body);
-    return kExitOk;
-  }
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return verb.Fail("unreadable answer: " + doc.status().message());
-  std::fputs(RenderBalances(json::value(std::move(*doc))).c_str(), stdout);
-  return kExitOk;
+  return PrintAnswer(verb, verb.client->Request("GET", WithQuery("/v1/balances", params)),
+                     RenderBalances);
 }
 
 // Writes `bytes` to `path` through path.part, renamed at the end; nothing is left behind
@@ -378,18 +346,9 @@ int Verify(int argc, char** argv) {
   Verb verb{"edwc ledger verify"};
   Args args = MakeArgs(verb.name, {}, {});
   if (auto done = Prepare(argc, argv, &args, kVerifyHelp, &verb)) return *done;
-  auto r = verb.client->Request("GET", "/v1/ledger/verify");
-  if (!r.ok()) return verb.Fail(r.status().message());
-  if (r->status != 200) return verb.FailHttp(*r);
-  auto doc = core::ParseJsonObject(r->body);
-  if (!doc.ok()) return verb.Fail("unreadable answer: " + doc.status().message());
-  const json::value answer(std::move(*doc));
-  if (verb.json) {
-    PrintBody(r->body);
-  } else {
-    std::fputs(RenderVerify(answer).c_str(), stdout);
-  }
-  return LedgerVerified(answer) ? kExitOk : kExitFailure;
+  return PrintAnswer(
+      verb, verb.client->Request("GET", "/v1/ledger/verify"), RenderVerify,
+      [](const json::value& answer) { return LedgerVerified(answer) ? kExitOk : kExitFailure; });
 }
 
 }  // namespace

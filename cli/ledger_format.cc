@@ -17,16 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-const json::value* Member(const json::value& o, std::string_view key) {
-  return o.is_object() ? o.as_object().if_contains(key) : nullptr;
-}
-
-const json::array& ArrayAt(const json::value& o, std::string_view key) {
-  static const json::array kEmpty;
-  const json::value* v = Member(o, key);
-  return v != nullptr && v->is_array() ? v->as_array() : kEmpty;
-}
-
 std::optional<int64_t> IntAt(const json::value& o, std::string_view key) {
   const json::value* v = Member(o, key);
   if (v == nullptr || !v->is_int64()) return std::nullopt;

@@ -100,10 +100,6 @@ bool IsEnded(std::string_view state) {
   return state == "done" || state == "failed" || state == "cancelled";
 }
 
-const json::value* Member(const json::value& o, std::string_view key) {
-  return o.is_object() ? o.as_object().if_contains(key) : nullptr;
-}
-
 int64_t IntField(const json::value& o, std::string_view key, int64_t fallback) {
   const json::value* v = Member(o, key);
   return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
@@ -221,14 +217,6 @@ std::optional<int> Prepare(int argc, char** argv, Args* args, const char* help, 
     return verb->Usage(st.message());
   }
   return PrepareVerb(*args, help, positional, "transfer", 160, "broker", verb);
-}
-
-Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags,
-              bool json = true) {
-  valued.merge(ConnectionOptions());
-  flags.insert("help");
-  if (json) flags.insert("json");
-  return Args(name, std::move(valued), std::move(flags));
 }
 
 int Start(int argc, char** argv) {

@@ -1,7 +1,10 @@
 #include "cli/verb.h"
 
+#include <boost/json.hpp>
+
 #include "cli/args.h"
 #include "cli/request_flags.h"
+#include "core/json.h"
 
 #include <cctype>
 #include <cstdio>
@@ -75,6 +78,36 @@ int UnknownSubcommand(std::string_view verb, const std::string& sub, const char*
     std::fprintf(stderr, "%s: unknown subcommand '%s'\n%s", v.c_str(), sub.c_str(), usage);
   }
   return kExitUsage;
+}
+
+Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags,
+              bool json) {
+  valued.merge(ConnectionOptions());
+  flags.insert("help");
+  if (json) flags.insert("json");
+  return Args(name, std::move(valued), std::move(flags));
+}
+
+void PrintBody(const std::string& body) {
+  std::fwrite(body.data(), 1, body.size(), stdout);
+  if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
+}
+
+int PrintAnswer(const Verb& verb, const core::Result<gateway::HttpResponse>& r,
+                const std::function<std::string(const boost::json::value&)>& render,
+                const std::function<int(const boost::json::value&)>& ok_code,
+                const std::string& what) {
+  if (!r.ok()) return verb.Fail(r.status().message());
+  if (r->status != 200) return verb.FailHttp(*r, what);
+  auto doc = core::ParseJsonObject(r->body);
+  if (!doc.ok() && !verb.json) return verb.Fail("unreadable answer: " + doc.status().message());
+  const boost::json::value value = doc.ok() ? boost::json::value(std::move(*doc)) : nullptr;
+  if (verb.json) {
+    PrintBody(r->body);
+  } else {
+    std::fputs(render(value).c_str(), stdout);
+  }
+  return ok_code && doc.ok() ? ok_code(value) : kExitOk;
 }
 
 }  // namespace edwc::cli

@@ -3,13 +3,17 @@
 // (docs/cli.md: "edwc job show: no job 'x' (404)").
 #pragma once
 
+#include <boost/json/fwd.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "core/status.h"
 #include "gateway/http_types.h"
 
 namespace edwc::cli {
@@ -38,6 +42,22 @@ class Args;
 std::optional<int> PrepareVerb(const Args& args, const char* help, size_t positional,
                                std::string_view id_kind, size_t id_max, std::string_view role,
                                Verb* verb);
+
+// A verb's arguments: its own valued options and flags, the connection options, --help
+// and (unless `json` is false) --json.
+Args MakeArgs(const std::string& name, std::set<std::string> valued, std::set<std::string> flags,
+              bool json = true);
+
+// The body as it came, then a newline if it lacks one (JSON), for a terminal.
+void PrintBody(const std::string& body);
+
+// The end of most reading verbs: an answer `r` that is not 200 fails (one line; `what`
+// as in FailHttp); with --json its body is printed as is; else `render` of the parsed
+// body. Returns `ok_code` of the parsed body (default: exit 0) or the failure's exit code.
+int PrintAnswer(const Verb& verb, const core::Result<gateway::HttpResponse>& r,
+                const std::function<std::string(const boost::json::value&)>& render,
+                const std::function<int(const boost::json::value&)>& ok_code = nullptr,
+                const std::string& what = {});
 
 // An id as the server mints them (job_..., xfer_...): 1..max_length of [A-Za-z0-9._-].
 bool IsPlainId(std::string_view id, size_t max_length);

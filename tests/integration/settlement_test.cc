@@ -4,11 +4,14 @@
 // by `edwc ledger verify`, and reconciliation classifies a changed and a missing record.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "config/load.h"
 #include "core/json.h"
 #include "federation/advert.h"
 #include "federation/settlement.h"
@@ -222,6 +225,33 @@ TEST(SettlementTest, AMixedWorkloadSettlesOnceOnBothSidesAndNetsToZero) {
   // Both signatures of every record check out (verify walks chains and signatures).
   for (const Agent& a : cluster.agents()) ExpectChainsVerify(cluster, a);
 
+  // Exports: the CSV has a line per record; each statement's totals equal the ledger's.
+  for (const Agent& a : cluster.agents()) {
+    auto [csv_status, csv] =
+        cluster.Call(a, "GET", "/v1/settlements?format=csv&limit=1000", "", config::Role::kFinance);
+    ASSERT_EQ(csv_status, 200);
+    const std::string text = csv.is_string() ? std::string(csv.as_string()) : "";
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'),
+              static_cast<std::ptrdiff_t>(held[a.id].size() + 1))
+        << text;
+    auto [b_status, balances] = cluster.Call(a, "GET", "/v1/balances", "", config::Role::kFinance);
+    ASSERT_EQ(b_status, 200);
+    for (const json::value& b : balances.at("balances").as_array()) {
+      auto [st, invoice] = cluster.Call(a, "GET", "/v1/statements/" + Str(b, "counterparty"), "",
+                                        config::Role::kFinance);
+      ASSERT_EQ(st, 200) << json::serialize(invoice);
+      const json::value& totals = invoice.at("totals");
+      EXPECT_EQ(Int(totals, "net_fen"), Int(b, "net_fen")) << json::serialize(invoice);
+      EXPECT_EQ(Int(totals, "receivable_fen"), Int(b, "receivable_fen"));
+      EXPECT_EQ(Int(totals, "payable_fen"), Int(b, "payable_fen"));
+      int64_t lines = 0;
+      for (const json::value& l : invoice.at("lines").as_array()) {
+        lines += Str(l, "direction") == "receivable" ? Int(l, "amount_fen") : -Int(l, "amount_fen");
+      }
+      EXPECT_EQ(lines, Int(totals, "net_fen"));
+    }
+  }
+
   // Balances sum to zero across the federation; netting conserves each position.
   std::map<std::string, int64_t> net;
   int64_t sum = 0;
@@ -420,6 +450,48 @@ TEST(SettlementTest, EachLegOfARelayedTransferIsPaidByItsReceiver) {
   EXPECT_EQ(
       TotalNet(cluster, cluster[0]) + TotalNet(cluster, cluster[1]) + TotalNet(cluster, cluster[2]),
       0);
+}
+
+TEST(SettlementTest, AnEgressPriceChangedMidTransferIsDisputedWithBothVersions) {
+  Cluster cluster;
+  cluster.Start("east", "", Center(4, 500));
+  cluster.Start("west", cluster[0].peer_url, Center(4, 500));
+  cluster.AwaitAllAlive();
+  const int64_t size = 256 << 20;
+  ASSERT_FALSE(testing::Put(cluster, cluster[0], "archive", size).empty());
+  auto [status, started] = testing::StartTransfer(cluster, cluster[1], "archive", "east", "west");
+  ASSERT_EQ(status, 201) << json::serialize(started);
+  const std::string id = Str(started.at("transfer"), "id");
+  // The plan priced the bytes at the advertised kEgressFenPerGb; east now charges double
+  // (its config is re-read within 2 s, long before 256 MiB are through).
+  cluster[0].config.pricing.egress_per_gb = core::Money::Fen(2 * kEgressFenPerGb);
+  std::ofstream(cluster[0].config_path) << config::RenderCenterConfig(cluster[0].config);
+  const json::value done = testing::AwaitTransfer(cluster, cluster[1], id, testing::Ended);
+  ASSERT_EQ(Str(done, "state"), "done") << json::serialize(done);
+  AwaitSettled(cluster, cluster.agents(), {{"east", 1}, {"west", 1}});
+  const std::string sid = "egress/" + id + "/east";
+  const int64_t planned = (size * kEgressFenPerGb + 500'000'000) / 1'000'000'000;
+  for (size_t i : {0, 1}) {
+    auto [st, got] = cluster.Call(cluster[i], "GET", "/v1/settlements/egress%2F" + id + "%2Feast",
+                                  "", config::Role::kFinance);
+    ASSERT_EQ(st, 200) << json::serialize(got);
+    const json::value& view = got.at("settlement");
+    EXPECT_EQ(Str(view, "id"), sid);
+    EXPECT_EQ(Str(view, "state"), "disputed") << json::serialize(got);
+    EXPECT_EQ(Int(view, "amount_fen"), 2 * planned);  // what east asks
+    const json::value& record = got.at("record");
+    // Both versions are kept: the payer's says what it agreed to.
+    ASSERT_TRUE(record.at("payer_version").is_object()) << json::serialize(record);
+    EXPECT_EQ(Int(record.at("payer_version"), "amount_fen"), planned);
+    const auto& fields = record.at("disputed_fields").as_array();
+    EXPECT_NE(std::find(fields.begin(), fields.end(), json::value("amount_fen")), fields.end());
+  }
+  // Neither side counts it as owed; both show it as disputed.
+  auto [b_status, balances] =
+      cluster.Call(cluster[1], "GET", "/v1/balances", "", config::Role::kFinance);
+  ASSERT_EQ(b_status, 200);
+  EXPECT_EQ(Int(balances.at("total"), "net_fen"), 0);
+  EXPECT_EQ(Int(balances.at("balances").as_array().at(0), "disputed_payable_fen"), 2 * planned);
 }
 
 // An offer as another gateway ("gw") would make it: signed with gw's certificate key.
