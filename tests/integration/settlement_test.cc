@@ -462,15 +462,32 @@ TEST(SettlementTest, AnEgressPriceChangedMidTransferIsDisputedWithBothVersions) 
   auto [status, started] = testing::StartTransfer(cluster, cluster[1], "archive", "east", "west");
   ASSERT_EQ(status, 201) << json::serialize(started);
   const std::string id = Str(started.at("transfer"), "id");
-  // The plan priced the bytes at the advertised kEgressFenPerGb; east now charges double
-  // (its config is re-read within 2 s, long before 256 MiB are through).
+  // The plan priced the bytes at the advertised kEgressFenPerGb. Halfway, the receiver is
+  // down while east doubles its price (its config is re-read within 2 s); then the
+  // receiver comes back and finishes.
+  const json::value moving = testing::AwaitTransfer(
+      cluster, cluster[1], id,
+      [&](const json::value& t) { return Int(t, "bytes_done") > 0 || testing::Ended(t); });
+  ASSERT_EQ(Str(moving, "state"), "moving") << "finished before the kill: make it bigger";
+  cluster.Kill(1);
   cluster[0].config.pricing.egress_per_gb = core::Money::Fen(2 * kEgressFenPerGb);
   std::ofstream(cluster[0].config_path) << config::RenderCenterConfig(cluster[0].config);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  int64_t price = 0;
+  while (price != 2 * kEgressFenPerGb && std::chrono::steady_clock::now() < deadline) {
+    auto [st, center] =
+        cluster.Call(cluster[0], "GET", "/v1/centers/east", "", config::Role::kViewer);
+    price = st == 200 ? Int(center, "egress_per_gb_fen") : 0;
+    if (price != 2 * kEgressFenPerGb) std::this_thread::sleep_for(100ms);  // the 2 s re-read
+  }
+  ASSERT_EQ(price, 2 * kEgressFenPerGb);
+  cluster.Restart(1);
   const json::value done = testing::AwaitTransfer(cluster, cluster[1], id, testing::Ended);
   ASSERT_EQ(Str(done, "state"), "done") << json::serialize(done);
   AwaitSettled(cluster, cluster.agents(), {{"east", 1}, {"west", 1}});
   const std::string sid = "egress/" + id + "/east";
   const int64_t planned = (size * kEgressFenPerGb + 500'000'000) / 1'000'000'000;
+  const int64_t charged = (size * 2 * kEgressFenPerGb + 500'000'000) / 1'000'000'000;
   for (size_t i : {0, 1}) {
     auto [st, got] = cluster.Call(cluster[i], "GET", "/v1/settlements/egress%2F" + id + "%2Feast",
                                   "", config::Role::kFinance);
@@ -478,7 +495,7 @@ TEST(SettlementTest, AnEgressPriceChangedMidTransferIsDisputedWithBothVersions) 
     const json::value& view = got.at("settlement");
     EXPECT_EQ(Str(view, "id"), sid);
     EXPECT_EQ(Str(view, "state"), "disputed") << json::serialize(got);
-    EXPECT_EQ(Int(view, "amount_fen"), 2 * planned);  // what east asks
+    EXPECT_EQ(Int(view, "amount_fen"), charged);  // what east asks
     const json::value& record = got.at("record");
     // Both versions are kept: the payer's says what it agreed to.
     ASSERT_TRUE(record.at("payer_version").is_object()) << json::serialize(record);
@@ -491,7 +508,7 @@ TEST(SettlementTest, AnEgressPriceChangedMidTransferIsDisputedWithBothVersions) 
       cluster.Call(cluster[1], "GET", "/v1/balances", "", config::Role::kFinance);
   ASSERT_EQ(b_status, 200);
   EXPECT_EQ(Int(balances.at("total"), "net_fen"), 0);
-  EXPECT_EQ(Int(balances.at("balances").as_array().at(0), "disputed_payable_fen"), 2 * planned);
+  EXPECT_EQ(Int(balances.at("balances").as_array().at(0), "disputed_payable_fen"), charged);
 }
 
 // An offer as another gateway ("gw") would make it: signed with gw's certificate key.
