@@ -155,9 +155,13 @@ void SettlementService::Impl::SendOffers(const std::string& payer) {
     for (const Settlement& s : offers) list.push_back(federation::ToJson(s));
     json::object body{{"payee_cert_pem", self->ledger->cert_pem()},
                       {"settlements", std::move(list)}};
-    self->peers->Post(
-        url, "/peer/v1/settlements", json::serialize(body), /*idempotent=*/true,
-        [self, payer](core::Result<PeerResponse> r) { self->OnOfferAnswer(payer, r); });
+    self->peers->Post(url, "/peer/v1/settlements", json::serialize(body), /*idempotent=*/true,
+                      [self, payer](core::Result<PeerResponse> r) {
+                        // Checking the countersignatures is CPU work: not on an I/O thread.
+                        const bool checked = self->readers->Post(
+                            [self, payer, r = std::move(r)] { self->OnOfferAnswer(payer, r); });
+                        if (!checked) self->OfferDone(payer, false, "stopping");
+                      });
   });
   if (!posted) OfferDone(payer, false, "stopping");
 }
@@ -182,7 +186,9 @@ void SettlementService::Impl::OfferDone(const std::string& payer, bool ok, const
     if (!why.empty()) core::LogWarn("settlement", "offers to " + payer + ": " + why);
   }
   // Answered: offer what else is waiting (Offers() is empty when nothing is).
-  if (more && !ledger->Offers(payer, 0, 1).empty()) Kick(payer);
+  if (!more) return;
+  const std::vector<std::string> waiting = ledger->PayersWithOffers();  // in memory
+  if (std::find(waiting.begin(), waiting.end(), payer) != waiting.end()) Kick(payer);
 }
 
 void SettlementService::Impl::OnOfferAnswer(const std::string& payer,
