@@ -2,10 +2,12 @@
 // include this.
 //   settlement_service.cc   issuing, offering, accepting offers, egress claims
 //   settlement_finance.cc   reading: the finance API and the peer read routes
+//   settlement_reconcile.cc reconciliation with a peer and netting across the federation
 #pragma once
 
 #include <atomic>
 #include <boost/json/fwd.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +48,34 @@ core::Result<Period> PeriodFromQuery(const HttpRequest& req);
 std::string PeriodQuery(const Period& p);
 
 HttpResponse Json(int status, const boost::json::value& body);
+
+// Shared by settlement_finance.cc and settlement_reconcile.cc; defined in the former.
+inline constexpr core::Duration kDay = std::chrono::hours(24);  // China has no DST
+
+// A period bound: a China date "YYYY-MM-DD" (its 00:00 UTC+8) or an RFC 3339 time.
+core::Result<core::Time> ParseBound(std::string_view text, std::string_view field);
+core::Status CheckOrder(const Period& p);
+
+HttpResponse Unavailable(std::string why);
+void PutMoney(boost::json::object& o, std::string_view name, core::Money m);
+// RFC 3339, or null for an unbounded end.
+boost::json::value FromBound(const Period& p);
+boost::json::value ToBound(const Period& p);
+
+// Records between self and `other` with period_end in `p`: the two chains of the pair.
+// Blocking.
+core::Result<std::vector<federation::Settlement>> CollectWith(const SettlementService::Impl& impl,
+                                                              std::string_view other,
+                                                              const Period& p);
+// Our net position per counterparty over agreed records of `p`. Blocking.
+core::Result<federation::Statement> OurStatement(const SettlementService::Impl& impl,
+                                                 const Period& p);
+
+// settlement_reconcile.cc: POST /v1/reconcile/{peer} and GET /v1/netting.
+void Reconcile(SettlementService::Impl& impl, HttpRequest& req, const RouteContext& ctx,
+               Respond respond);
+void Netting(SettlementService::Impl& impl, HttpRequest& req, const RouteContext& ctx,
+             Respond respond);
 
 }  // namespace settlement_internal
 

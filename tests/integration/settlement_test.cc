@@ -366,6 +366,7 @@ TEST(SettlementTest, TamperingIsFoundByVerifyAndReconcileClassifiesTheDifference
   });
   TamperWithLedger(db, 4, nullptr);
   cluster.Restart(1);
+  cluster.AwaitAllAlive();  // reconciliation needs each side to know where the other is
 
   // `edwc ledger verify` finds the first break, and fails.
   std::string out, err;
