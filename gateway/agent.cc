@@ -8,6 +8,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "config/load.h"
 #include "core/log.h"
@@ -126,12 +128,13 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
 }
 
 void WatchConfig(Agent::Impl* p);
-void ApplyConfigChanges(Agent::Impl* p);
+void ApplyConfigChanges(Agent::Impl* p, const std::string& why);
 void StopWatchingConfig(Agent::Impl* p);
 
 struct Agent::Impl {
   Impl(config::CenterConfig c, executor::CapacitySourcePtr source)
       : config(std::move(c)),
+        running(config),
         runtime(config.server.io_threads),
         auth(config.tokens),
         capacity(std::move(source)),
@@ -151,6 +154,8 @@ struct Agent::Impl {
   }
 
   config::CenterConfig config;
+  // The config in effect: `config` plus the reloads applied since. Config watcher only.
+  config::CenterConfig running;
   core::SystemClock clock;
   Metrics metrics;
   IoRuntime runtime;
@@ -175,46 +180,129 @@ struct Agent::Impl {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool stop_requested = false;  // GUARDED_BY(mu)
-  bool drained = false;         // GUARDED_BY(mu)
-  bool watcher_stop = false;    // GUARDED_BY(mu)
+  bool stop_requested = false;    // GUARDED_BY(mu)
+  bool drained = false;           // GUARDED_BY(mu)
+  bool watcher_stop = false;      // GUARDED_BY(mu)
+  bool reload_requested = false;  // GUARDED_BY(mu): SIGHUP arrived
   std::thread config_watcher;
 };
 
-// Prices and the revocation list are applied without a restart: the config file is
-// re-read when it changes (checked every two seconds); other changed keys wait for one.
+// Prices, tokens, seeds and the revocation list are applied without a restart: the config
+// file is re-read on SIGHUP and when it changes (checked every two seconds). A config that
+// does not load, or changes a key that needs a restart, is refused as a whole.
 // The check reads and parses files, so it has a thread of its own, never an I/O thread.
 void WatchConfig(Agent::Impl* p) {
   if (p->config.source_file.empty()) return;
   p->config_watcher = std::thread([p] {
     int64_t seen = MtimeNs(p->config.source_file);
     std::unique_lock lock(p->mu);
-    while (!p->cv.wait_for(lock, std::chrono::seconds(2), [p] { return p->watcher_stop; })) {
+    for (;;) {
+      p->cv.wait_for(lock, std::chrono::seconds(2),
+                     [p] { return p->watcher_stop || p->reload_requested; });
+      if (p->watcher_stop) return;
+      const bool hangup = std::exchange(p->reload_requested, false);
       lock.unlock();
       const int64_t mtime = MtimeNs(p->config.source_file);
-      if (mtime != 0 && mtime != seen) {
+      if (hangup || (mtime != 0 && mtime != seen)) {
         seen = mtime;
-        ApplyConfigChanges(p);
+        ApplyConfigChanges(p, hangup ? "SIGHUP" : "file changed");
       }
       lock.lock();
     }
   });
 }
 
-void ApplyConfigChanges(Agent::Impl* p) {
+namespace {
+
+// A listener's address and port are unchanged when the port is the configured one or,
+// for a configured 0, the one that was bound (what a config rewritten after start holds).
+bool SameListener(const config::Listener& fresh, const config::Listener& running, uint16_t bound) {
+  return fresh.address == running.address &&
+         (fresh.port == running.port || (running.port == 0 && fresh.port == bound));
+}
+
+// The keys of `fresh` that differ from `running` and cannot change without a restart.
+std::vector<std::string> RestartOnlyChanges(const config::CenterConfig& fresh,
+                                            const config::CenterConfig& running, uint16_t api_port,
+                                            uint16_t peer_port) {
+  std::vector<std::string> keys;
+  const auto check = [&keys](bool same, const char* key) {
+    if (!same) keys.emplace_back(key);
+  };
+  if (fresh.center.id != running.center.id) {
+    keys.emplace_back("center.id");
+  } else {
+    check(fresh.center == running.center, "center");
+  }
+  check(SameListener(fresh.api, running.api, api_port), "listen.api");
+  check(SameListener(fresh.peer, running.peer, peer_port), "listen.peer");
+  check(fresh.tls == running.tls, "tls");
+  check(fresh.storage == running.storage, "storage");
+  check(fresh.server == running.server, "server");
+  check(fresh.capacity == running.capacity, "capacity");
+  check(fresh.federation.links == running.federation.links, "federation.links");
+  check(fresh.federation.gossip == running.federation.gossip, "federation.gossip");
+  check(fresh.jobs == running.jobs, "jobs");
+  check(fresh.datasets == running.datasets, "datasets");
+  check(fresh.credit == running.credit, "credit");
+  return keys;
+}
+
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// The loader reports every problem on a line of its own; the log gets one line.
+std::string OneLine(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at)) {
+    text.replace(at, 1, "; ");
+  }
+  return text;
+}
+
+}  // namespace
+
+void ApplyConfigChanges(Agent::Impl* p, const std::string& why) {
+  const std::string refused = "config reload (" + why + ") refused, keeping the running config: ";
   auto fresh = config::LoadCenterConfig(p->config.source_file);
   if (!fresh.ok()) {
-    core::LogWarn("agent", "config changed but does not load; keeping the running one:\n" +
-                               fresh.status().message());
+    core::LogWarn("agent", refused + OneLine(fresh.status().message()));
     return;
   }
-  p->federation->SetRevoked(fresh->federation.revoked);
-  p->federation->SetPricing(fresh->pricing);
-  p->holds->SetPricing(fresh->pricing);
-  p->settlements->SetEgressPrice(fresh->pricing.egress_per_gb);
-  std::string list;
-  for (const auto& c : fresh->federation.revoked) list += (list.empty() ? "" : ", ") + c;
-  core::LogInfo("agent", "config reloaded: prices applied; revoked centers [" + list + "]");
+  const std::vector<std::string> restart_only =
+      RestartOnlyChanges(*fresh, p->running, p->api_port, p->peer_port);
+  if (!restart_only.empty()) {
+    core::LogWarn("agent", refused + p->config.source_file + ": " + Joined(restart_only) +
+                               " cannot change without a restart");
+    return;
+  }
+  config::CenterConfig& running = p->running;
+  std::vector<std::string> changed;
+  if (fresh->pricing != running.pricing) {
+    p->federation->SetPricing(fresh->pricing);
+    p->holds->SetPricing(fresh->pricing);
+    p->settlements->SetEgressPrice(fresh->pricing.egress_per_gb);
+    changed.emplace_back("pricing");
+  }
+  if (fresh->tokens != running.tokens) {
+    p->auth.SetTokens(fresh->tokens);
+    changed.emplace_back("auth.tokens (" + std::to_string(fresh->tokens.size()) + ")");
+  }
+  if (fresh->federation.seeds != running.federation.seeds) {
+    // Seeds only join: a removed seed that was reached is a peer now, and stays one.
+    p->federation->AddSeeds(fresh->federation.seeds);
+    changed.emplace_back("federation.seeds [" + Joined(fresh->federation.seeds) + "]");
+  }
+  if (fresh->federation.revoked != running.federation.revoked) {
+    p->federation->SetRevoked(fresh->federation.revoked);
+    changed.emplace_back("federation.revoked [" + Joined(fresh->federation.revoked) + "]");
+  }
+  running = std::move(fresh).value();
+  core::LogInfo("agent", "config reloaded (" + why + "): " +
+                             (changed.empty() ? "nothing changed" : "changed " + Joined(changed)));
 }
 
 void StopWatchingConfig(Agent::Impl* p) {
@@ -290,6 +378,16 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
       core::LogInfo("agent", std::string("signal ") + std::to_string(sig) + ": draining");
       std::lock_guard lock(p->mu);
       p->stop_requested = true;
+      p->cv.notify_all();
+    });
+    // SIGHUP re-reads the config on the watcher thread (the reload reads files).
+    p->runtime.OnHangup([p] {
+      if (p->config.source_file.empty()) {
+        core::LogWarn("agent", "SIGHUP: the config did not come from a file; nothing to reload");
+        return;
+      }
+      std::lock_guard lock(p->mu);
+      p->reload_requested = true;
       p->cv.notify_all();
     });
   }

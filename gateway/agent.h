@@ -39,7 +39,7 @@ class Agent {
  private:
   struct Impl;
   friend void WatchConfig(Impl* p);
-  friend void ApplyConfigChanges(Impl* p);
+  friend void ApplyConfigChanges(Impl* p, const std::string& why);
   friend void StopWatchingConfig(Impl* p);
   explicit Agent(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -12,8 +12,20 @@ bool Authenticator::ConstantTimeEqual::operator()(std::string_view a, std::strin
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+Authenticator::Table::Table(const std::vector<config::TokenEntry>& tokens) {
+  for (const auto& t : tokens) by_hash.emplace(t.sha256, Principal{t.name, t.role});
+}
+
 Authenticator::Authenticator(const std::vector<config::TokenEntry>& tokens) {
-  for (const auto& t : tokens) by_hash_.emplace(t.sha256, Principal{t.name, t.role});
+  tables_.push_back(std::make_unique<const Table>(tokens));
+  current_.store(tables_.back().get());
+}
+
+void Authenticator::SetTokens(const std::vector<config::TokenEntry>& tokens) {
+  auto table = std::make_unique<const Table>(tokens);
+  std::lock_guard lock(tables_mu_);
+  current_.store(table.get());
+  tables_.push_back(std::move(table));
 }
 
 core::Result<const Principal*> Authenticator::Authenticate(std::string_view authorization) const {
@@ -29,16 +41,17 @@ core::Result<const Principal*> Authenticator::Authenticate(std::string_view auth
                         "malformed Authorization header: expected 'Bearer <token>'");
   }
   const std::string_view token = authorization.substr(kScheme.size());
+  const Table& table = *current_.load();
   {
-    std::shared_lock lock(verified_mu_);
-    if (auto hit = verified_.find(token); hit != verified_.end()) return hit->second;
+    std::shared_lock lock(table.verified_mu);
+    if (auto hit = table.verified.find(token); hit != table.verified.end()) return hit->second;
   }
-  auto it = by_hash_.find(Sha256Hex(token));
-  if (it == by_hash_.end()) {
+  auto it = table.by_hash.find(Sha256Hex(token));
+  if (it == table.by_hash.end()) {
     return core::Status(core::Code::kUnauthenticated, "invalid bearer token");
   }
-  std::unique_lock lock(verified_mu_);
-  verified_.emplace(std::string(token), &it->second);
+  std::unique_lock lock(table.verified_mu);
+  table.verified.emplace(std::string(token), &it->second);
   return &it->second;
 }
 

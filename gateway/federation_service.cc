@@ -275,12 +275,25 @@ core::Result<std::unique_ptr<FederationService>> FederationService::Create(
           }
           return out;
         });
-    metrics->AddGauge("edwc_adverts_accepted_total", "Adverts that updated the view.", [weak] {
-      auto self = weak.lock();
-      if (!self) return 0.0;
-      std::lock_guard lock(self->mu);
-      return static_cast<double>(self->gossip->counters().accepted);
-    });
+    auto gossip_counter = [weak](uint64_t federation::GossipCounters::*field) {
+      return [weak, field] {
+        auto self = weak.lock();
+        if (!self) return 0.0;
+        std::lock_guard lock(self->mu);
+        return static_cast<double>(self->gossip->counters().*field);
+      };
+    };
+    metrics->AddCounter("edwc_adverts_accepted_total", "Adverts that updated the view.",
+                        gossip_counter(&federation::GossipCounters::accepted));
+    metrics->AddCounter("edwc_adverts_duplicate_total",
+                        "Adverts equal to the one already held (normal in gossip).",
+                        gossip_counter(&federation::GossipCounters::duplicates));
+    metrics->AddCounter("edwc_gossip_messages_sent_total",
+                        "Gossip messages sent to peers, failed ones included.",
+                        gossip_counter(&federation::GossipCounters::messages_sent));
+    metrics->AddCounter("edwc_gossip_send_failures_total",
+                        "Gossip messages that could not be delivered to a peer.",
+                        gossip_counter(&federation::GossipCounters::send_failures));
   }
   return std::unique_ptr<FederationService>(new FederationService(std::move(impl)));
 }
@@ -339,6 +352,13 @@ void FederationService::SetPricing(const config::PriceList& pricing) {
   impl_->runtime.Post([weak = std::weak_ptr<Impl>(impl_)] {
     if (auto self = weak.lock()) self->Send(self->MaybeReissue(self->clock->Now(), false));
   });
+}
+
+void FederationService::AddSeeds(const std::vector<std::string>& urls) {
+  std::lock_guard lock(impl_->mu);
+  for (const std::string& url : urls) {
+    if (url != impl_->peer_url) impl_->gossip->AddSeed(url);
+  }
 }
 
 std::vector<federation::ViewEntry> FederationService::View(core::Time now) const {

@@ -66,6 +66,10 @@ class FederationService final : public ViewSource {
   // Replaces the price list (from a reloaded config); a new advert goes out at once.
   void SetPricing(const config::PriceList& pricing);
 
+  // Adds peer URLs to join through (from a reloaded config); the next rounds contact
+  // them. URLs already known, and this center's own, are ignored.
+  void AddSeeds(const std::vector<std::string>& urls);
+
   std::vector<federation::ViewEntry> View(core::Time now) const override;
   uint64_t version() const override;
 

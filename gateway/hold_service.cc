@@ -453,17 +453,22 @@ core::Result<std::unique_ptr<HoldService>> HoldService::Create(const config::Cen
   impl->executor = std::move(executor).value();
   impl->RefreshCapacity();
   if (metrics != nullptr) {
-    metrics->AddGaugesBy("edwc_holds", "Holds and the jobs they became here, by state.", "state",
-                         [weak] {
-                           std::map<std::string, double> by_state;
-                           if (auto self = weak.lock()) {
-                             std::lock_guard lock(self->mu);
-                             for (const auto& [id, r] : self->book.holds()) {
-                               by_state[std::string(federation::HoldStateName(r.state))] += 1;
-                             }
-                           }
-                           return by_state;
-                         });
+    metrics->AddGaugesBy(
+        "edwc_holds", "Holds and the jobs they became here, by state.", "state", [weak] {
+          std::map<std::string, double> by_state;
+          // Every state, zeros included.
+          for (int s = 0; s <= static_cast<int>(federation::HoldState::kExpired); ++s) {
+            by_state[std::string(
+                federation::HoldStateName(static_cast<federation::HoldState>(s)))] = 0;
+          }
+          if (auto self = weak.lock()) {
+            std::lock_guard lock(self->mu);
+            for (const auto& [id, r] : self->book.holds()) {
+              by_state[std::string(federation::HoldStateName(r.state))] += 1;
+            }
+          }
+          return by_state;
+        });
   }
   return std::unique_ptr<HoldService>(new HoldService(std::move(impl)));
 }

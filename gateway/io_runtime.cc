@@ -23,14 +23,25 @@ struct IoRuntime::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   net::signal_set signals;
   std::function<void(int)> on_signal;
+  std::function<void()> on_hangup;
+  bool waiting = false;
   std::vector<std::thread> pool;
 
   void WaitSignal() {
     signals.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
-      if (on_signal) on_signal(sig);
+      if (sig == SIGHUP) {
+        if (on_hangup) on_hangup();
+      } else if (on_signal) {
+        on_signal(sig);
+      }
       WaitSignal();  // a second Ctrl-C is delivered too
     });
+  }
+  void StartWaiting() {
+    if (waiting) return;
+    waiting = true;
+    WaitSignal();
   }
 };
 
@@ -48,7 +59,13 @@ void IoRuntime::OnSignal(std::function<void(int)> fn) {
   impl_->on_signal = std::move(fn);
   impl_->signals.add(SIGINT);
   impl_->signals.add(SIGTERM);
-  impl_->WaitSignal();
+  impl_->StartWaiting();
+}
+
+void IoRuntime::OnHangup(std::function<void()> fn) {
+  impl_->on_hangup = std::move(fn);
+  impl_->signals.add(SIGHUP);
+  impl_->StartWaiting();
 }
 
 void IoRuntime::Post(std::function<void()> fn) { net::post(impl_->ioc, std::move(fn)); }

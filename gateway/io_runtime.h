@@ -1,7 +1,8 @@
 // IoRuntime: the one io_context of a gateway and the threads that run it, plus signal
 // handling. Listeners and clients are attached to it. Asio stays behind this header.
 //
-// Thread-safety: Start/Stop/Wait from one controlling thread; OnSignal before Start.
+// Thread-safety: Start/Stop/Wait from one controlling thread; OnSignal and OnHangup before
+// Start.
 #pragma once
 
 #include <chrono>
@@ -27,6 +28,10 @@ class IoRuntime {
 
   // Calls fn(signal_number) on an I/O thread when SIGINT or SIGTERM arrives.
   void OnSignal(std::function<void(int)> fn);
+
+  // Calls fn() on an I/O thread when SIGHUP arrives (the process is no longer ended by
+  // it). fn must be quick: it should hand the work to a thread of its own.
+  void OnHangup(std::function<void()> fn);
 
   // Runs fn on an I/O thread, soon.
   void Post(std::function<void()> fn);

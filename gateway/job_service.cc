@@ -842,17 +842,22 @@ core::Result<std::unique_ptr<JobService>> JobService::Create(const config::Cente
                         HttpsPeerClient::Create(runtime, config.tls, options, nullptr));
   if (metrics != nullptr) {
     std::weak_ptr<Impl> weak = impl;
-    metrics->AddGaugesBy("edwc_jobs", "Jobs placed by this center's brokers, by state.", "state",
-                         [weak] {
-                           std::map<std::string, double> by_state;
-                           if (auto self = weak.lock()) {
-                             std::lock_guard lock(self->mu);
-                             for (const auto& [id, j] : self->router.jobs()) {
-                               by_state[std::string(federation::JobStateName(j.state))] += 1;
-                             }
-                           }
-                           return by_state;
-                         });
+    metrics->AddGaugesBy(
+        "edwc_jobs", "Jobs placed by this center's brokers, by state.", "state", [weak] {
+          std::map<std::string, double> by_state;
+          // Every state, zeros included.
+          for (int s = 0; s <= static_cast<int>(federation::JobState::kCancelled); ++s) {
+            by_state[std::string(federation::JobStateName(static_cast<federation::JobState>(s)))] =
+                0;
+          }
+          if (auto self = weak.lock()) {
+            std::lock_guard lock(self->mu);
+            for (const auto& [id, j] : self->router.jobs()) {
+              by_state[std::string(federation::JobStateName(j.state))] += 1;
+            }
+          }
+          return by_state;
+        });
   }
   return std::unique_ptr<JobService>(new JobService(std::move(impl)));
 }

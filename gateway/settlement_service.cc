@@ -85,7 +85,7 @@ void SettlementService::Impl::Issue(SettlementBody body,
         const std::string payer = body.payer;
         auto r = self->ledger->Issue(std::move(body));
         if (r.ok() && r->created) {
-          self->issued++;
+          self->issued[KindIndex(r->record.body.kind)]++;
           self->Kick(payer);
         }
         if (!r.ok()) core::LogWarn("settlement", "issue failed: " + r.status().ToString());
@@ -240,8 +240,8 @@ void SettlementService::Impl::OnOfferAnswer(const std::string& payer,
   pending->left = answers.size();
   const bool clean = !o.contains("error");
   for (const Settlement& a : answers) {
-    if (a.state == SettlementState::kAgreed) agreed++;
-    if (a.state == SettlementState::kDisputed) disputed++;
+    if (a.state == SettlementState::kAgreed) agreed[kPayee][KindIndex(a.body.kind)]++;
+    if (a.state == SettlementState::kDisputed) disputed[kPayee][KindIndex(a.body.kind)]++;
     ledger->RecordAnswer(
         a, payer_pem,
         [self = shared_from_this(), payer, pending, clean, id = a.body.id](core::Status st) {
@@ -425,16 +425,18 @@ void SettlementService::Impl::HandleOffers(HttpRequest& req, Respond respond) {
     json::object out{{"payer_cert_pem", self->ledger->cert_pem()}, {"results", std::move(results)}};
     if (!stop.empty()) out["error"] = std::move(stop);
     if (fresh.empty()) return finish(Json(200, out));
-    const size_t n_agreed = std::count_if(fresh.begin(), fresh.end(), [](const Settlement& s) {
-      return s.state == SettlementState::kAgreed;
-    });
-    const size_t n_disputed = fresh.size() - n_agreed;
+    std::array<uint64_t, kKinds> n_agreed{}, n_disputed{};
+    for (const Settlement& a : fresh) {
+      (a.state == SettlementState::kAgreed ? n_agreed : n_disputed)[KindIndex(a.body.kind)]++;
+    }
     self->ledger->Accept(
         std::move(fresh), pem,
         [self, finish, out = std::move(out), n_agreed, n_disputed](core::Status st) mutable {
           if (!st.ok()) return finish(HttpResponse::Error(st));
-          self->agreed += n_agreed;
-          self->disputed += n_disputed;
+          for (size_t k = 0; k < kKinds; ++k) {
+            self->agreed[kPayer][k] += n_agreed[k];
+            self->disputed[kPayer][k] += n_disputed[k];
+          }
           finish(Json(200, out));
         });
   });
@@ -559,14 +561,45 @@ core::Result<std::unique_ptr<SettlementService>> SettlementService::Create(
         return p ? double((*p.*field).load()) : 0.0;
       };
     };
-    metrics->AddCounter("edwc_settlements_issued_total", "Settlements this center issued as payee.",
-                        counter(&Impl::issued));
-    metrics->AddCounter("edwc_settlements_agreed_total",
-                        "Settlements countersigned (as payee: answers stored; as payer: signed).",
-                        counter(&Impl::agreed));
-    metrics->AddCounter("edwc_settlements_disputed_total",
-                        "Settlements disputed (as payee: disputes received; as payer: raised).",
-                        counter(&Impl::disputed));
+    auto kind_label = [](size_t k) {
+      return "kind=\"" +
+             std::string(
+                 federation::SettlementKindName(static_cast<federation::SettlementKind>(k))) +
+             "\"";
+    };
+    // One sample per role and kind, zeros included.
+    auto by_role = [weak, kind_label](std::array<Impl::PerKind, 2> Impl::*field) {
+      return [weak, field, kind_label] {
+        Metrics::Samples out;
+        auto p = weak.lock();
+        for (Impl::Role role : {Impl::kPayee, Impl::kPayer}) {
+          for (size_t k = 0; k < Impl::kKinds; ++k) {
+            out.emplace_back(
+                kind_label(k) + (role == Impl::kPayee ? ",role=\"payee\"" : ",role=\"payer\""),
+                p ? double(((*p).*field)[role][k].load()) : 0.0);
+          }
+        }
+        return out;
+      };
+    };
+    metrics->AddFamily("edwc_settlements_issued_total",
+                       "Settlements this center issued as payee, by kind.", "counter",
+                       [weak, kind_label] {
+                         Metrics::Samples out;
+                         auto p = weak.lock();
+                         for (size_t k = 0; k < Impl::kKinds; ++k) {
+                           out.emplace_back(kind_label(k), p ? double(p->issued[k].load()) : 0.0);
+                         }
+                         return out;
+                       });
+    metrics->AddFamily("edwc_settlements_agreed_total",
+                       "Settlements countersigned, by kind and by this center's role (payee: "
+                       "agreements received and stored; payer: settlements it signed).",
+                       "counter", by_role(&Impl::agreed));
+    metrics->AddFamily("edwc_settlements_disputed_total",
+                       "Settlements disputed, by kind and by this center's role (payee: "
+                       "disputes received; payer: disputes it raised).",
+                       "counter", by_role(&Impl::disputed));
     metrics->AddCounter("edwc_settlement_offers_failed_total",
                         "Offer requests that failed and will be retried.",
                         counter(&Impl::offers_failed));

@@ -5,6 +5,7 @@
 //   settlement_reconcile.cc reconciliation with a peer and netting across the federation
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/json/fwd.hpp>
 #include <chrono>
@@ -97,8 +98,16 @@ struct SettlementService::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<WorkerPool> issuers;  // Ledger::Issue waits for its sync
   std::atomic<bool> open{false};
 
-  // Counters for /metrics.
-  std::atomic<uint64_t> issued{0}, agreed{0}, disputed{0}, offers_failed{0}, chain_breaks{0};
+  // Counters for /metrics. Settlements are counted by SettlementKind; answers also by the
+  // role this center had in them.
+  static constexpr size_t kKinds = 2;  // SettlementKind values
+  static_assert(static_cast<size_t>(federation::SettlementKind::kEgress) + 1 == kKinds);
+  enum Role { kPayee, kPayer };
+  using PerKind = std::array<std::atomic<uint64_t>, kKinds>;
+  static size_t KindIndex(federation::SettlementKind k) { return static_cast<size_t>(k); }
+  PerKind issued{};
+  std::array<PerKind, 2> agreed{}, disputed{};  // by Role
+  std::atomic<uint64_t> offers_failed{0}, chain_breaks{0};
 
   std::mutex mu;
   bool stopped = false;                                 // GUARDED_BY(mu)

@@ -196,6 +196,11 @@ void TransferService::Impl::AddMetrics() {
                       });
   metrics->AddGaugesBy("edwc_transfers", "Transfers received here, by state.", "state", [weak] {
     std::map<std::string, double> by_state;
+    // Every state, zeros included.
+    for (int s = 0; s <= static_cast<int>(federation::TransferState::kCancelled); ++s) {
+      by_state[std::string(
+          federation::TransferStateName(static_cast<federation::TransferState>(s)))] = 0;
+    }
     if (auto self = weak.lock()) {
       std::lock_guard lock(self->mu);
       for (const auto& [id, in] : self->incoming) {

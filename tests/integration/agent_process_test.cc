@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -107,6 +109,56 @@ TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << Slurp(dir_.Sub("agent.log"));
   }
   EXPECT_NE(Slurp(dir_.Sub("agent.log")).find("stopped"), std::string::npos);
+}
+
+// promtool from Debian's prometheus package, unpacked (not installed) by
+// scripts/install-deps; $EDWC_PROMTOOL overrides the path chosen at configure time.
+std::string Promtool() {
+  const char* env = std::getenv("EDWC_PROMTOOL");
+  return env != nullptr && *env != '\0' ? env : EDWC_PROMTOOL;
+}
+
+TEST(MetricsTest, PromtoolAcceptsTheMetricsOfABusyAgent) {
+  const std::string promtool = Promtool();
+  ASSERT_EQ(access(promtool.c_str(), X_OK), 0)
+      << "promtool not found at " << promtool
+      << ": run scripts/install-deps (it unpacks Debian's prometheus package into build/tools) "
+         "or set EDWC_PROMTOOL";
+  testing::Cluster cluster;
+  testing::Agent& agent = cluster.Start("metered", "");
+  ASSERT_TRUE(agent.child.pid > 0);
+  // Traffic for most families: reads, a miss, an upload and a refused request.
+  EXPECT_EQ(cluster.Call(agent, "GET", "/v1/centers", "", config::Role::kViewer).first, 200);
+  EXPECT_EQ(cluster.Call(agent, "GET", "/v1/no-such-route").first, 404);
+  EXPECT_FALSE(testing::Put(cluster, agent, "sample", 3 << 20).empty());
+  EXPECT_EQ(cluster.Call(agent, "POST", "/v1/jobs", "{").first, 400);
+
+  auto client =
+      gateway::HttpsClient::Create(agent.api_url, {cluster.ca_file(), "", "", false}, 10s);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto r = (*client)->Request("GET", "/metrics");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, 200);
+  for (const char* family :
+       {"edwc_http_requests_total", "edwc_http_request_duration_seconds", "edwc_holds", "edwc_jobs",
+        "edwc_transfers", "edwc_adverts_accepted_total", "edwc_adverts_rejected_total",
+        "edwc_settlements_issued_total", "edwc_settlements_agreed_total",
+        "edwc_settlements_disputed_total", "edwc_dataset_bytes_received_total",
+        "edwc_transfer_bytes_received_total"}) {
+    EXPECT_NE(r->body.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  }
+
+  // `promtool check metrics` reads the exposition on stdin; problems go to stdout/stderr.
+  testing::TempDir dir;
+  const std::string in = dir.Sub("metrics.txt"), out = dir.Sub("promtool.out");
+  std::ofstream(in) << r->body;
+  const std::string command =
+      "'" + promtool + "' check metrics < '" + in + "' > '" + out + "' 2>&1";
+  const int rc = std::system(command.c_str());
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << "promtool check metrics failed:\n"
+                                                     << Slurp(out) << "\n--- /metrics:\n"
+                                                     << r->body;
+  EXPECT_EQ(Slurp(out), "") << "promtool lint findings";
 }
 
 }  // namespace
