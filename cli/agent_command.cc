@@ -23,6 +23,9 @@ Runs one center's gateway until SIGINT or SIGTERM, then drains in-flight request
   --config FILE  the center's YAML configuration (docs/configuration.md)
   --check        validate the configuration and TLS files, print a summary, exit
 Exit status: 0 clean stop, 1 runtime failure or drain timeout, 2 invalid configuration.
+
+Example:
+  edwc agent --config /etc/edwc/center.yaml --check
 )";
 
 std::string UrlHost(const std::string& address) {

@@ -19,11 +19,10 @@ constexpr char kHelp[] =
 
 Prints the federation view of one center: every center it knows, its liveness, free
 compute and accelerators with the price now.
-  --demo DIR     read the URL, CA and viewer token from DIR/demo.json (default ./edwc-demo)
-  --url URL      a center's api URL, https://host:port (or EDWC_URL)
-  --ca FILE      the federation CA to verify it (or EDWC_CA)
-  --token TOKEN  a bearer token of any role (or EDWC_TOKEN)
   --json         print the JSON of GET /v1/centers instead of a table
+
+Example:
+  edwc centers --demo ./edwc-demo
 )";
 
 std::string Str(const json::value& v) {
@@ -38,7 +37,11 @@ int CentersCommand(int argc, char** argv) {
     std::fprintf(stderr, "edwc centers: %s\n", st.message().c_str());
     return kExitUsage;
   }
-  if (args.Has("help")) return std::fputs(kHelp, stdout), kExitOk;
+  if (args.Has("help")) {
+    std::printf("%sConnection (a token of any role; demo.json's viewer token):\n%s", kHelp,
+                ConnectionHelp("viewer").c_str());
+    return kExitOk;
+  }
   auto connection = ResolveConnection(args, "viewer");
   if (!connection.ok()) {
     std::fprintf(stderr, "edwc centers: %s\n", connection.status().message().c_str());

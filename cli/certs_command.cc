@@ -20,6 +20,9 @@ constexpr char kHelp[] = R"(Usage:
       Writes D2/center.pem, D2/chain.pem, D2/center.key (0600) and D2/ca.pem: a center
       certificate for ID (SAN URI edwc://center/ID, DNS localhost, IP 127.0.0.1 and ::1,
       plus the extra names) for both server and client authentication.
+
+Example:
+  edwc certs init-ca --dir ca && edwc certs issue --ca ca --center ningxia-zw --out zw
 )";
 
 int Fail(std::string_view what, const core::Status& st) {

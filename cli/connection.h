@@ -3,9 +3,12 @@
 //   --demo DIR   DIR/demo.json written by `edwc demo` (default ./edwc-demo): the home
 //                center's api_url, the federation CA and one token per role
 //   --url URL, --ca FILE, --token TOKEN
-// and falls back to the environment (EDWC_URL, EDWC_CA, EDWC_TOKEN). Precedence, per
+//   --config-file FILE   the CLI config file (default $EDWC_CLI_CONFIG, else
+//                        $XDG_CONFIG_HOME/edwc/cli.yaml, else ~/.config/edwc/cli.yaml)
+// and falls back to the environment (EDWC_URL, EDWC_CA, EDWC_TOKEN) and the config file
+// (keys url, ca, token, tokens: {viewer, broker, finance, operator}). Precedence, per
 // value: its flag; then, when --demo is given explicitly, demo.json; then the
-// environment; then ./edwc-demo/demo.json.
+// environment; then the config file; then ./edwc-demo/demo.json. docs/cli.md.
 //
 // ApiClient wraps gateway::HttpsClient with the token and turns error answers into one
 // line ("no job 'x' (404)"). Not thread-safe; one per command.
@@ -13,6 +16,7 @@
 
 #include <boost/json/fwd.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -42,8 +46,40 @@ std::string ConnectionHelp(std::string_view role);
 using EnvLookup = std::string (*)(const char* env_name);
 std::string RealEnv(const char* env_name);
 
+// The CLI config file (docs/cli.md): every value optional; a relative `ca` is resolved
+// against the file's directory.
+struct CliConfig {
+  std::string path;  // the file read
+  std::string url;
+  std::string ca_file;
+  std::string token;                          // any role
+  std::map<std::string, std::string> tokens;  // role -> token
+
+  // tokens[role], else token.
+  std::string TokenFor(std::string_view role) const;
+};
+
+// Where the config file is: --config-file, else EDWC_CLI_CONFIG, else
+// $XDG_CONFIG_HOME/edwc/cli.yaml, else $HOME/.config/edwc/cli.yaml. `named` is true for
+// the first two (then the file must exist). Empty path when nothing applies.
+struct CliConfigLocation {
+  std::string path;
+  bool named = false;
+};
+CliConfigLocation FindCliConfig(const Args& args, EnvLookup env = &RealEnv);
+
+// Parses the text of a config file named `file` (for messages). Strict: an unknown or
+// duplicate key, a value of the wrong shape or a YAML syntax error is kInvalidArgument
+// "FILE:LINE:COLUMN: KEY: message" (the first problem only: one line).
+core::Result<CliConfig> ParseCliConfig(std::string_view text, const std::string& file);
+
+// Reads and parses `path`. A file holding a token that its group or others may read or
+// write is refused (like ssh with a private key). A missing file is kNotFound.
+core::Result<CliConfig> LoadCliConfig(const std::string& path);
+
 // Resolves the connection for a verb that needs a token of `role` ("viewer", "broker").
-// kInvalidArgument (a usage error) when something is missing or demo.json is unreadable.
+// kInvalidArgument (a usage error) when something is missing, demo.json is unreadable or
+// the config file is invalid (see LoadCliConfig).
 core::Result<Connection> ResolveConnection(const Args& args, std::string_view role,
                                            EnvLookup env = &RealEnv);
 

@@ -69,6 +69,9 @@ Starts a local East-Data-West-Computing federation: every center is its own
 D/demo.json lists every center's id, api and peer URL, config and log path, the CA
 file and one bearer token per role (viewer, broker, finance, operator); scripts and
 tests drive the demo through it. Ctrl-C stops every center gracefully.
+
+Example:
+  edwc demo --centers 4 --dir /tmp/fed --fresh
 )";
 
 constexpr const char* kRoles[] = {"viewer", "broker", "finance", "operator"};

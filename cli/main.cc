@@ -45,6 +45,9 @@ Usage:
         Issue a center certificate (SAN URI edwc://center/ID) signed by the CA in D.
   edwc version
 
+The client verbs connect with --url, --ca and --token, else EDWC_URL, EDWC_CA and
+EDWC_TOKEN, else the config file ~/.config/edwc/cli.yaml (--config-file, EDWC_CLI_CONFIG),
+else ./edwc-demo/demo.json. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 Each command accepts --help. Docs: README.md, docs/cli.md, docs/configuration.md, docs/api.md.
 )";
 
@@ -69,6 +72,11 @@ int main(int argc, char** argv) {
   if (cmd == "ledger") return edwc::cli::LedgerCommand(argc, argv);
   if (cmd == "reconcile") return edwc::cli::ReconcileCommand(argc, argv);
   if (cmd == "netting") return edwc::cli::NettingCommand(argc, argv);
+  if (cmd == "version" && argc >= 3 && std::string_view(argv[2]) == "--help") {
+    std::fputs("Usage: edwc version\n\nPrints the version of edwc.\n\nExample:\n  edwc version\n",
+               stdout);
+    return 0;
+  }
   if (cmd == "version" || cmd == "--version") {
     std::printf("edwc %s\n", EDWC_VERSION);
     return 0;
