@@ -122,7 +122,8 @@ TEST(MetricsTest, PromtoolAcceptsTheMetricsOfABusyAgent) {
   const std::string promtool = Promtool();
   ASSERT_EQ(access(promtool.c_str(), X_OK), 0)
       << "promtool not found at " << promtool
-      << ": run scripts/install-deps (it unpacks Debian's prometheus package into build/tools) "
+      << ": run EDWC_TEST_DEPS=1 scripts/install-deps (it unpacks Debian's prometheus package "
+         "into build/tools) "
          "or set EDWC_PROMTOOL";
   testing::Cluster cluster;
   testing::Agent& agent = cluster.Start("metered", "");
