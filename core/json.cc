@@ -129,7 +129,7 @@ std::string ErrorBody(const Status& status) {
   return json::serialize(body);
 }
 
-std::string FormatDecimal(int64_t value, int digits) {
+std::string FormatDecimal(int64_t value, int digits, bool all_digits) {
   uint64_t scale = 1;
   for (int i = 0; i < digits; ++i) scale *= 10;
   const bool negative = value < 0;
@@ -139,7 +139,7 @@ std::string FormatDecimal(int64_t value, int digits) {
   out += std::to_string(magnitude / scale);
   std::string fraction = std::to_string(magnitude % scale);
   fraction.insert(0, static_cast<size_t>(digits) - fraction.size(), '0');
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  while (!all_digits && !fraction.empty() && fraction.back() == '0') fraction.pop_back();
   if (!fraction.empty()) {
     out += '.';
     out += fraction;

@@ -39,8 +39,9 @@ Status RejectUnknownFields(const boost::json::object& o,
 
 // An integer scaled by 10^digits as a decimal without trailing zeros: (37500000, 6) is
 // "37.5", (1250, 3) is "1.25". Exact, for numbers JSON would print as "3.75E1" as doubles.
+// With `all_digits`, every one of the `digits` decimals is kept: (1250, 3) is "1.250".
 // REQUIRES: 0 <= digits <= 18.
-std::string FormatDecimal(int64_t value, int digits);
+std::string FormatDecimal(int64_t value, int digits, bool all_digits = false);
 
 // {"error":{"code":...,"message":...,"field":...}} serialised; field omitted when empty.
 std::string ErrorBody(const Status& status);

@@ -86,16 +86,7 @@ core::Result<core::Time> GetTimeMs(const json::object& o, std::string_view field
 
 namespace settlement_internal {
 
-std::string Fixed(int64_t value, int digits) {
-  uint64_t scale = 1;
-  for (int i = 0; i < digits; ++i) scale *= 10;
-  const bool negative = value < 0;
-  const uint64_t magnitude =
-      negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
-  std::string fraction = std::to_string(magnitude % scale);
-  fraction.insert(0, static_cast<size_t>(digits) - fraction.size(), '0');
-  return (negative ? "-" : "") + std::to_string(magnitude / scale) + "." + fraction;
-}
+std::string Fixed(int64_t value, int digits) { return core::FormatDecimal(value, digits, true); }
 
 std::string Counterparty(const SettlementBody& b, std::string_view self) {
   return b.payee == self ? b.payer : b.payee;

@@ -113,3 +113,21 @@ TEST(JsonTest, ErrorBodyShape) {
 
 }  // namespace
 }  // namespace edwc::core
+
+namespace edwc::core {
+namespace {
+
+TEST(FormatDecimalTest, ExactWithOrWithoutTrailingZeros) {
+  EXPECT_EQ(FormatDecimal(37500000, 6), "37.5");
+  EXPECT_EQ(FormatDecimal(1250, 3), "1.25");
+  EXPECT_EQ(FormatDecimal(1000, 3), "1");
+  EXPECT_EQ(FormatDecimal(-5, 2), "-0.05");
+  EXPECT_EQ(FormatDecimal(1250, 3, true), "1.250");
+  EXPECT_EQ(FormatDecimal(8016, 3, true), "8.016");
+  EXPECT_EQ(FormatDecimal(0, 6, true), "0.000000");
+  EXPECT_EQ(FormatDecimal(-1, 3, true), "-0.001");
+  EXPECT_EQ(FormatDecimal(INT64_MIN, 18, true), "-9.223372036854775808");
+}
+
+}  // namespace
+}  // namespace edwc::core
