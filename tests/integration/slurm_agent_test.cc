@@ -77,7 +77,7 @@ TEST(SlurmAgentTest, RunsAJobOnSlurmAndRecordsItsUsage) {
   auto placed =
       (*client)->Request("POST", "/v1/jobs",
                          R"({"model":"a100-80g","count":2,"duration_minutes":5,)"
-                         R"("command":["sh","-c","echo gpus=$SLURM_GPUS_ON_NODE; sleep 1"]})",
+                         R"("command":["sh","-c","echo gpus=$SLURM_GPUS_ON_NODE; sleep 2"]})",
                          broker);
   ASSERT_TRUE(placed.ok()) << placed.status().ToString();
   ASSERT_EQ(placed->status, 201) << placed->body;
@@ -96,7 +96,9 @@ TEST(SlurmAgentTest, RunsAJobOnSlurmAndRecordsItsUsage) {
   ASSERT_EQ(state, "succeeded") << json::serialize(job);
   const json::object& usage = job.at("usage").as_object();
   EXPECT_EQ(usage.at("exit_code").to_number<int64_t>(), 0);
-  // 2 devices for at least the 1 s the script sleeps (Slurm counts whole seconds).
+  // The run starts when the gateway hands the job over (milliseconds) and ends at Slurm's
+  // end_time, truncated to the second: a 2 s sleep is then more than 1 s on each of the
+  // 2 devices, whatever the fractions.
   EXPECT_GE(usage.at("accelerator_ms").to_number<int64_t>(), 2000);
   EXPECT_LE(usage.at("started").as_string(), usage.at("ended").as_string());
   (*agent)->RequestStop();
