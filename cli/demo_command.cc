@@ -526,6 +526,8 @@ int DemoCommand(int argc, char** argv) {
       std::printf("Warning: %s\n", st.ToString().c_str());
     }
   }
+  std::printf("Dashboard: %s/ui/ (sign in with a token from demo.json)\n",
+              plans[HomeCenterIndex(WorkloadCenters(plans))].api_url.c_str());
   std::printf("edwc demo: running %zu centers; press Ctrl-C to stop\n", plans.size());
   std::fflush(stdout);
 

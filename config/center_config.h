@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dataset.h"
+#include "core/log.h"
 #include "core/money.h"
 #include "core/price_schedule.h"
 
@@ -200,6 +201,8 @@ struct CenterConfig {
   JobSettings jobs;
   DatasetSettings datasets;
   CreditConfig credit;
+  // log: format (text, json), level and the access log; all applied without a restart.
+  core::LogSettings log;
   bool operator==(const CenterConfig&) const = default;
 };
 

@@ -42,9 +42,12 @@ constexpr std::string_view kHubs[] = {
     "jing-jin-ji",    "yangtze-delta", "greater-bay", "chengdu-chongqing",
     "inner-mongolia", "guizhou",       "gansu",       "ningxia"};
 constexpr std::string_view kRoles[] = {"viewer", "broker", "finance", "operator"};
-constexpr std::string_view kTopKeys[] = {"center",     "listen",   "tls",      "storage",
-                                         "server",     "capacity", "pricing",  "auth",
-                                         "federation", "jobs",     "datasets", "credit"};
+constexpr std::string_view kTopKeys[] = {"center",   "listen",  "tls",  "storage",    "server",
+                                         "capacity", "pricing", "auth", "federation", "jobs",
+                                         "datasets", "credit",  "log"};
+// In core::LogLevel and core::LogFormat order.
+constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
+constexpr std::string_view kLogFormats[] = {"text", "json"};
 
 constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
@@ -276,6 +279,16 @@ auto OneOf(const Range& names) {
   };
 }
 
+// YAML 1.2's booleans only: "yes", "on" and "1" are refused rather than guessed at.
+auto Boolean() {
+  return [](std::string_view text, std::string* why) -> std::optional<bool> {
+    if (text == "true") return true;
+    if (text == "false") return false;
+    *why = Quoted(text) + " is not true or false";
+    return std::nullopt;
+  };
+}
+
 auto IntegerIn(int64_t low, int64_t high) {
   return [low, high](std::string_view text, std::string* why) -> std::optional<int64_t> {
     auto value = ParseInteger(text);
@@ -449,6 +462,7 @@ class ConfigParser {
   void ParseFederation(const Field& field, FederationConfig* out);
   void ParseJobs(const Field& field, JobSettings* out);
   void ParseCredit(const Field& field, CreditConfig* out);
+  void ParseLog(const Field& field, core::LogSettings* out);
   void ParseDatasets(const Field& field, DatasetSettings* out);
   void ParseResidency(const Field& field, std::vector<core::ResidencyRule>* out);
   std::vector<std::string> ParseList(
@@ -559,6 +573,7 @@ CenterConfig ConfigParser::Parse(const YAML::Node& root) {
     config.datasets.dir = config.storage.path + ".datasets";
   }
   if (auto f = Find(*top, "credit", Presence::kOptional)) ParseCredit(*f, &config.credit);
+  if (auto f = Find(*top, "log", Presence::kOptional)) ParseLog(*f, &config.log);
   return config;
 }
 
@@ -925,6 +940,22 @@ void ConfigParser::ParseCredit(const Field& field, CreditConfig* out) {
   }
 }
 
+void ConfigParser::ParseLog(const Field& field, core::LogSettings* out) {
+  auto m = Map(field, {"format", "level", "access"});
+  if (!m) return;
+  constexpr auto kOpt = Presence::kOptional;
+  const auto index = [](const auto& names, std::string_view name) {
+    return std::find(std::begin(names), std::end(names), name) - std::begin(names);
+  };
+  if (auto v = Get(*m, "format", OneOf(kLogFormats), kOpt)) {
+    out->format = static_cast<core::LogFormat>(index(kLogFormats, *v));
+  }
+  if (auto v = Get(*m, "level", OneOf(kLogLevels), kOpt)) {
+    out->level = static_cast<core::LogLevel>(index(kLogLevels, *v));
+  }
+  if (auto v = Get(*m, "access", Boolean(), kOpt)) out->access = *v;
+}
+
 void ConfigParser::ParseInventory(const Field& field, std::vector<InventoryEntry>* out) {
   if (!IsSequence(field)) return;
   inventory_models_.emplace();
@@ -1288,6 +1319,10 @@ std::string RenderCenterConfig(const CenterConfig& c) {
       out << "    - {center: " << q(l.center) << ", limit: " << q(l.limit.ToYuanString()) << "}\n";
     }
   }
+  out << "log:\n"
+      << "  format: " << core::LogFormatName(c.log.format) << "\n"
+      << "  level: " << core::LogLevelName(c.log.level) << "\n"
+      << "  access: " << (c.log.access ? "true" : "false") << "\n";
   return out.str();
 }
 

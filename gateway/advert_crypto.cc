@@ -105,6 +105,12 @@ core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSigner(
     const std::string& cert_file, const std::string& key_file) {
   EDWC_ASSIGN_OR_RETURN(std::string cert_pem, ReadPemFile(cert_file));
   EDWC_ASSIGN_OR_RETURN(std::string key_pem, ReadPemFile(key_file));
+  return MakeAdvertSignerFromPem(cert_pem, key_pem, cert_file, key_file);
+}
+
+core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSignerFromPem(
+    std::string_view cert_pem, std::string_view key_pem, const std::string& cert_file,
+    const std::string& key_file) {
   auto certs = ParsePemCertificates(cert_pem);
   if (!certs.ok()) return certs.status().WithContext(cert_file);
   X509* leaf = certs->front().get();
@@ -128,23 +134,35 @@ core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSigner(
       new KeyAdvertSigner(std::move(leaf_pem), std::move(key)));
 }
 
+struct CaAdvertVerifier::TrustAnchors {
+  X509StorePtr store;  // safe for concurrent verifications; never changed once made
+};
+
 struct CaAdvertVerifier::Impl {
-  X509StorePtr store;  // trust anchors; safe for concurrent verifications
   RevocationCheck is_revoked;
   size_t capacity = 0;
 
   mutable std::mutex mu;
+  std::shared_ptr<const TrustAnchors> anchors;                // GUARDED_BY(mu)
+  uint64_t generation = 0;                                    // GUARDED_BY(mu): anchor swaps
   mutable std::unordered_map<std::string, CheckedPtr> cache;  // GUARDED_BY(mu); by PEM SHA-256
   mutable std::deque<std::string> order;                      // GUARDED_BY(mu); oldest first
   mutable std::atomic<uint64_t> hits{0};
 
-  // Steps 1-3 of the header for a certificate not in the cache.
-  core::Result<CheckedPtr> Check(std::string_view pem, time_t now, RejectReason* reason) const;
+  // Steps 1-3 of the header for a certificate not in the cache, against `anchors`.
+  core::Result<CheckedPtr> Check(const TrustAnchors& anchors, std::string_view pem, time_t now,
+                                 RejectReason* reason) const;
   CheckedPtr Lookup(const std::string& key) const;
-  void Insert(std::string key, CheckedPtr checked) const;
+  std::pair<std::shared_ptr<const TrustAnchors>, uint64_t> Anchors() const {
+    std::lock_guard lock(mu);
+    return {anchors, generation};
+  }
+  // Caches `checked` unless the anchors it was checked against were replaced meanwhile.
+  void Insert(std::string key, CheckedPtr checked, uint64_t checked_generation) const;
 };
 
-core::Result<CheckedPtr> CaAdvertVerifier::Impl::Check(std::string_view pem, time_t now,
+core::Result<CheckedPtr> CaAdvertVerifier::Impl::Check(const TrustAnchors& anchors,
+                                                       std::string_view pem, time_t now,
                                                        RejectReason* reason) const {
   auto certs = ParsePemCertificates(pem);
   if (!certs.ok()) return Reject(reason, RejectReason::kMalformed, certs.status().message());
@@ -158,7 +176,7 @@ core::Result<CheckedPtr> CaAdvertVerifier::Impl::Check(std::string_view pem, tim
   }
   X509* leaf = certs->front().get();
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get()) != 1) {
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), anchors.store.get(), leaf, untrusted.get()) != 1) {
     return OpenSslError(core::Code::kInternal, "X509_STORE_CTX_init");
   }
   X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), now);
@@ -198,8 +216,10 @@ CheckedPtr CaAdvertVerifier::Impl::Lookup(const std::string& key) const {
   return it == cache.end() ? nullptr : it->second;
 }
 
-void CaAdvertVerifier::Impl::Insert(std::string key, CheckedPtr checked) const {
+void CaAdvertVerifier::Impl::Insert(std::string key, CheckedPtr checked,
+                                    uint64_t checked_generation) const {
   std::lock_guard lock(mu);
+  if (checked_generation != generation) return;
   if (capacity == 0 || !cache.emplace(key, std::move(checked)).second) return;
   order.push_back(std::move(key));
   while (order.size() > capacity) {
@@ -215,22 +235,38 @@ core::Result<std::unique_ptr<CaAdvertVerifier>> CaAdvertVerifier::Create(const s
                                                                          RevocationCheck is_revoked,
                                                                          size_t cache_capacity) {
   EDWC_ASSIGN_OR_RETURN(std::string pem, ReadPemFile(ca_file));
-  auto certs = ParsePemCertificates(pem);
-  if (!certs.ok()) return certs.status().WithContext(ca_file);
   auto impl = std::make_unique<Impl>();
-  impl->store.reset(X509_STORE_new());
-  if (!impl->store) return OpenSslError(core::Code::kInternal, "X509_STORE_new");
+  EDWC_ASSIGN_OR_RETURN(impl->anchors, ParseTrustAnchors(pem, ca_file));
+  impl->is_revoked = std::move(is_revoked);
+  impl->capacity = cache_capacity;
+  return std::unique_ptr<CaAdvertVerifier>(new CaAdvertVerifier(std::move(impl)));
+}
+
+core::Result<std::shared_ptr<const CaAdvertVerifier::TrustAnchors>>
+CaAdvertVerifier::ParseTrustAnchors(std::string_view ca_pem, const std::string& ca_file) {
+  auto certs = ParsePemCertificates(ca_pem);
+  if (!certs.ok()) return certs.status().WithContext(ca_file);
+  auto anchors = std::make_shared<TrustAnchors>();
+  anchors->store.reset(X509_STORE_new());
+  if (!anchors->store) return OpenSslError(core::Code::kInternal, "X509_STORE_new");
   for (const X509Ptr& cert : *certs) {
     if (X509_check_ca(cert.get()) == 0) {
       return core::InvalidArgument(ca_file + " holds a certificate that is not a CA");
     }
-    if (X509_STORE_add_cert(impl->store.get(), cert.get()) != 1) {
+    if (X509_STORE_add_cert(anchors->store.get(), cert.get()) != 1) {
       return OpenSslError(core::Code::kInvalidArgument, ca_file + ": X509_STORE_add_cert");
     }
   }
-  impl->is_revoked = std::move(is_revoked);
-  impl->capacity = cache_capacity;
-  return std::unique_ptr<CaAdvertVerifier>(new CaAdvertVerifier(std::move(impl)));
+  return std::shared_ptr<const TrustAnchors>(std::move(anchors));
+}
+
+void CaAdvertVerifier::SetTrustAnchors(std::shared_ptr<const TrustAnchors> anchors) {
+  std::lock_guard lock(impl_->mu);
+  impl_->anchors = std::move(anchors);
+  impl_->generation++;
+  // A certificate that chained to the old anchors may not chain to the new ones.
+  impl_->cache.clear();
+  impl_->order.clear();
 }
 
 core::Status CaAdvertVerifier::Verify(const federation::CapacityAdvert& advert, core::Time now,
@@ -257,10 +293,11 @@ core::Status CaAdvertVerifier::VerifySignature(std::string_view center, std::str
                                                : "certificate: certificate is not yet valid");
     }
   } else {
-    auto fresh = impl_->Check(pem, now_s, reason);
+    auto [anchors, generation] = impl_->Anchors();
+    auto fresh = impl_->Check(*anchors, pem, now_s, reason);
     if (!fresh.ok()) return fresh.status();
     checked = std::move(fresh).value();
-    impl_->Insert(std::move(key), checked);
+    impl_->Insert(std::move(key), checked, generation);
   }
   if (checked->center != center) {
     return Reject(

@@ -36,6 +36,11 @@ namespace edwc::gateway {
 // private key. kInvalidArgument when unreadable, not P-256 or not matching.
 core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSigner(
     const std::string& cert_file, const std::string& key_file);
+// The same from PEM already read (gateway/certs.h: CenterTls); `cert_file` and `key_file`
+// only name the sources in errors.
+core::Result<std::unique_ptr<federation::AdvertSigner>> MakeAdvertSignerFromPem(
+    std::string_view chain_pem, std::string_view key_pem, const std::string& cert_file,
+    const std::string& key_file);
 
 // `is_revoked(center)` is called for every advert that passes the certificate checks; it
 // must be thread-safe and must not call back into the verifier.
@@ -50,6 +55,16 @@ class CaAdvertVerifier final : public federation::AdvertVerifier {
       const std::string& ca_file, RevocationCheck is_revoked,
       size_t cache_capacity = kDefaultCacheCapacity);
   ~CaAdvertVerifier() override;
+
+  // Trust anchors parsed ahead of SetTrustAnchors, so that a reload can check all of its
+  // material before it changes anything. `ca_pem` must hold only CA certificates; `ca_file`
+  // names it in errors.
+  struct TrustAnchors;
+  static core::Result<std::shared_ptr<const TrustAnchors>> ParseTrustAnchors(
+      std::string_view ca_pem, const std::string& ca_file);
+  // Verifies against `anchors` from now on (a rotated federation CA, or a bundle of the
+  // old and the new one) and forgets every certificate checked against the old ones.
+  void SetTrustAnchors(std::shared_ptr<const TrustAnchors> anchors);
 
   core::Status Verify(const federation::CapacityAdvert& advert, core::Time now,
                       federation::RejectReason* reason) const override;

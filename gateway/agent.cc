@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "executor/process_executor.h"
 #include "executor/slurm_capacity.h"
 #include "executor/slurm_executor.h"
+#include "gateway/advert_crypto.h"
 #include "gateway/api.h"
 #include "gateway/auth.h"
 #include "gateway/certs.h"
@@ -26,6 +28,7 @@
 #include "gateway/io_runtime.h"
 #include "gateway/job_service.h"
 #include "gateway/metrics.h"
+#include "gateway/peer_client.h"
 #include "gateway/router.h"
 #include "gateway/settlement_service.h"
 #include "gateway/transfer_service.h"
@@ -95,36 +98,34 @@ int64_t MtimeNs(const std::string& path) {
   return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-core::Result<std::string> ReadFile(const std::string& path, std::string field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::InvalidArgument("cannot read " + path, std::move(field));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+core::Result<CenterTls> LoadTls(const config::CenterConfig& c, core::Time now) {
+  return LoadCenterTls(c.tls.cert, c.tls.key, c.tls.ca, c.center.id, now);
+}
+
+// Everything a certificate reload swaps in, made before any of it is used.
+struct PreparedTls {
+  std::shared_ptr<HttpServer::TlsContext> api, peer;
+  std::shared_ptr<HttpsPeerClient::TlsContext> client;
+  std::shared_ptr<const federation::AdvertSigner> signer;
+  std::shared_ptr<const CaAdvertVerifier::TrustAnchors> anchors;
+};
+
+core::Result<PreparedTls> PrepareTls(const CenterTls& tls, const HttpServer& api,
+                                     const HttpServer& peer) {
+  PreparedTls out;
+  EDWC_ASSIGN_OR_RETURN(out.api, api.MakeTlsContext(tls));
+  EDWC_ASSIGN_OR_RETURN(out.peer, peer.MakeTlsContext(tls));
+  EDWC_ASSIGN_OR_RETURN(out.client, HttpsPeerClient::MakeTlsContext(tls));
+  EDWC_ASSIGN_OR_RETURN(
+      out.signer, MakeAdvertSignerFromPem(tls.chain_pem, tls.key_pem, tls.cert_file, tls.key_file));
+  EDWC_ASSIGN_OR_RETURN(out.anchors, CaAdvertVerifier::ParseTrustAnchors(tls.ca_pem, tls.ca_file));
+  return out;
 }
 
 }  // namespace
 
 core::Status Agent::CheckTls(const config::CenterConfig& c) {
-  auto id = CenterIdFromCertificateFile(c.tls.cert);
-  if (!id.ok()) {
-    return core::InvalidArgument(c.tls.cert + ": " + id.status().message(), "tls.cert");
-  }
-  if (*id != c.center.id) {
-    return core::InvalidArgument(
-        c.tls.cert + " is the certificate of center '" + *id + "', not of '" + c.center.id + "'",
-        "tls.cert");
-  }
-  if (auto st = CheckKeyMatchesCertificate(c.tls.cert, c.tls.key); !st.ok()) {
-    return core::InvalidArgument(c.tls.key + ": " + st.message(), "tls.key");
-  }
-  EDWC_ASSIGN_OR_RETURN(std::string leaf, ReadFile(c.tls.cert, "tls.cert"));
-  EDWC_ASSIGN_OR_RETURN(std::string ca, ReadFile(c.tls.ca, "tls.ca"));
-  if (auto st = VerifyCertificateAgainstCa(leaf, ca, core::SystemClock().Now()); !st.ok()) {
-    return core::InvalidArgument(
-        c.tls.cert + " does not verify against " + c.tls.ca + ": " + st.message(), "tls.cert");
-  }
-  return core::Status::Ok();
+  return LoadTls(c, core::SystemClock().Now()).status();
 }
 
 void WatchConfig(Agent::Impl* p);
@@ -156,6 +157,7 @@ struct Agent::Impl {
   config::CenterConfig config;
   // The config in effect: `config` plus the reloads applied since. Config watcher only.
   config::CenterConfig running;
+  CenterTls tls;  // the certificates in effect, as read. Config watcher only, after Start.
   core::SystemClock clock;
   Metrics metrics;
   IoRuntime runtime;
@@ -187,9 +189,10 @@ struct Agent::Impl {
   std::thread config_watcher;
 };
 
-// Prices, tokens, seeds and the revocation list are applied without a restart: the config
-// file is re-read on SIGHUP and when it changes (checked every two seconds). A config that
-// does not load, or changes a key that needs a restart, is refused as a whole.
+// Prices, tokens, seeds, the revocation list and the certificates are applied without a
+// restart: the config file is re-read on SIGHUP and when it changes (checked every two
+// seconds), and the TLS files with it. A config that does not load, changes a key that
+// needs a restart, or names TLS files that do not check out is refused as a whole.
 // The check reads and parses files, so it has a thread of its own, never an I/O thread.
 void WatchConfig(Agent::Impl* p) {
   if (p->config.source_file.empty()) return;
@@ -236,7 +239,6 @@ std::vector<std::string> RestartOnlyChanges(const config::CenterConfig& fresh,
   }
   check(SameListener(fresh.api, running.api, api_port), "listen.api");
   check(SameListener(fresh.peer, running.peer, peer_port), "listen.peer");
-  check(fresh.tls == running.tls, "tls");
   check(fresh.storage == running.storage, "storage");
   check(fresh.server == running.server, "server");
   check(fresh.capacity == running.capacity, "capacity");
@@ -279,8 +281,39 @@ void ApplyConfigChanges(Agent::Impl* p, const std::string& why) {
                                " cannot change without a restart");
     return;
   }
+  // The TLS files are read at every reload, changed paths or not: a rotation replaces them
+  // in place. Everything is read, checked and made before anything changes.
+  auto tls = LoadTls(*fresh, p->clock.Now());
+  if (!tls.ok()) {
+    core::LogWarn("agent", refused + tls.status().message());
+    return;
+  }
+  std::optional<PreparedTls> prepared;
+  if (!tls->SameAs(p->tls)) {
+    auto made = PrepareTls(*tls, *p->server, *p->peer_server);
+    if (!made.ok()) {
+      core::LogWarn("agent", refused + made.status().message());
+      return;
+    }
+    prepared = std::move(made).value();
+    // The one step that can fail (the ledger stores the new certificate) goes first.
+    if (auto st = p->settlements->SetCredentials(prepared->signer, prepared->anchors); !st.ok()) {
+      core::LogWarn("agent", refused + "storing the new certificate: " + st.ToString());
+      return;
+    }
+  }
   config::CenterConfig& running = p->running;
   std::vector<std::string> changed;
+  if (prepared) {
+    p->federation->SetCredentials(prepared->signer, prepared->anchors);
+    // The peer clients were made from the start-up files and share one context by them.
+    HttpsPeerClient::UseTlsContext(p->config.tls, prepared->client);
+    p->peer_server->UseTlsContext(prepared->peer);
+    p->server->UseTlsContext(prepared->api);
+    changed.emplace_back("tls (certificate serial " + tls->serial + ", not after " +
+                         core::FormatRfc3339(tls->not_after) + ")");
+    p->tls = std::move(tls).value();
+  }
   if (fresh->pricing != running.pricing) {
     p->federation->SetPricing(fresh->pricing);
     p->holds->SetPricing(fresh->pricing);
@@ -299,6 +332,10 @@ void ApplyConfigChanges(Agent::Impl* p, const std::string& why) {
   if (fresh->federation.revoked != running.federation.revoked) {
     p->federation->SetRevoked(fresh->federation.revoked);
     changed.emplace_back("federation.revoked [" + Joined(fresh->federation.revoked) + "]");
+  }
+  if (fresh->log != running.log) {
+    core::ConfigureLog(fresh->log, fresh->center.id);
+    changed.emplace_back("log");
   }
   running = std::move(fresh).value();
   core::LogInfo("agent", "config reloaded (" + why + "): " +
@@ -320,11 +357,13 @@ Agent::~Agent() = default;
 
 core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
                                                   bool handle_signals) {
-  EDWC_RETURN_IF_ERROR(CheckTls(config));
+  core::ConfigureLog(config.log, config.center.id);  // before anything logs
+  EDWC_ASSIGN_OR_RETURN(CenterTls tls, LoadTls(config, core::SystemClock().Now()));
   auto capacity = MakeCapacity(config.capacity);
   if (!capacity.ok()) return capacity.status().WithContext("capacity");
   auto impl = std::make_unique<Impl>(std::move(config), std::move(capacity).value());
   Impl* p = impl.get();
+  p->tls = std::move(tls);
   auto holds =
       HoldService::Create(p->config, p->capacity.get(), MakeExecutorFactory(p->config, &p->clock),
                           p->runtime, &p->metrics, &p->clock);
@@ -360,6 +399,7 @@ core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
         }
         f->HandleGossip(req, std::move(respond));
       });
+  p->peer_router.MarkRoutine("POST", FederationService::kGossipPath);
   ServerSettings peer = ListenerSettings(p->config, p->config.peer);
   peer.tls.require_client_cert = true;
   peer.tls.refuse_center = [p](std::string_view center) {
@@ -461,6 +501,7 @@ uint16_t Agent::api_port() const { return impl_->api_port; }
 uint16_t Agent::peer_port() const { return impl_->peer_port; }
 uint64_t Agent::epoch() const { return impl_->epoch; }
 const config::CenterConfig& Agent::config() const { return impl_->config; }
+std::vector<RouteInfo> Agent::api_routes() const { return impl_->router.Routes(); }
 
 void Agent::RequestStop() {
   std::lock_guard lock(impl_->mu);

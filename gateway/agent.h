@@ -7,11 +7,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "config/center_config.h"
 #include "core/status.h"
 
 namespace edwc::gateway {
+
+struct RouteInfo;
 
 class Agent {
  public:
@@ -30,6 +33,9 @@ class Agent {
   uint16_t peer_port() const;
   uint64_t epoch() const;
   const config::CenterConfig& config() const;
+  // The routes of the api listener (gateway/router.h), for checking them against the API
+  // description.
+  std::vector<RouteInfo> api_routes() const;
 
   // Starts a graceful stop; Wait() returns once it is done.
   void RequestStop();

@@ -7,6 +7,8 @@
 #include "core/json.h"
 #include "federation/placement.h"
 #include "gateway/metrics.h"
+#include "gateway/openapi_service.h"
+#include "gateway/ui_service.h"
 #include "pricing/price.h"
 
 namespace edwc::gateway {
@@ -68,6 +70,8 @@ void ApiService::RegisterRoutes(Router& router) {
   router.Add("GET", "/v1/centers", viewers, bind(&ApiService::ListCenters));
   router.Add("GET", "/v1/centers/{id}", viewers, bind(&ApiService::GetCenter));
   router.Add("POST", "/v1/quotes", Access::Roles({Role::kBroker}), bind(&ApiService::CreateQuote));
+  RegisterOpenApiRoute(router);
+  RegisterUiRoutes(router, config_.center.id);
 }
 
 void ApiService::Healthz(HttpRequest&, const RouteContext&, Respond respond) {

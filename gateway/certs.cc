@@ -466,6 +466,74 @@ core::Status CheckKeyMatchesCertificate(const std::string& cert_file, const std:
   return core::Status::Ok();
 }
 
+core::Result<CenterTls> LoadCenterTls(const std::string& cert_file, const std::string& key_file,
+                                      const std::string& ca_file, const std::string& center_id,
+                                      core::Time now) {
+  CenterTls tls;
+  tls.cert_file = cert_file;
+  tls.key_file = key_file;
+  tls.ca_file = ca_file;
+  const auto read = [](const std::string& path, std::string& out, const char* field) {
+    auto pem = ReadPemFile(path);
+    if (!pem.ok()) return core::InvalidArgument(pem.status().message(), field);
+    out = std::move(pem).value();
+    return core::Status::Ok();
+  };
+  EDWC_RETURN_IF_ERROR(read(ca_file, tls.ca_pem, "tls.ca"));
+  EDWC_RETURN_IF_ERROR(read(cert_file, tls.chain_pem, "tls.cert"));
+  EDWC_RETURN_IF_ERROR(read(key_file, tls.key_pem, "tls.key"));
+  auto anchors = ParsePemCertificates(tls.ca_pem);
+  if (!anchors.ok()) {
+    return core::InvalidArgument(ca_file + ": " + anchors.status().message(), "tls.ca");
+  }
+  for (const X509Ptr& anchor : *anchors) {
+    if (X509_check_ca(anchor.get()) == 0) {
+      return core::InvalidArgument(ca_file + " holds a certificate that is not a CA", "tls.ca");
+    }
+  }
+  auto id = CenterIdFromCertificatePem(tls.chain_pem);
+  if (!id.ok()) return core::InvalidArgument(cert_file + ": " + id.status().message(), "tls.cert");
+  if (*id != center_id) {
+    return core::InvalidArgument(
+        cert_file + " is the certificate of center '" + *id + "', not of '" + center_id + "'",
+        "tls.cert");
+  }
+  EDWC_ASSIGN_OR_RETURN(X509Ptr leaf, ParseFirstCertificate(tls.chain_pem));
+  auto key = ParsePrivateKey(tls.key_pem);
+  if (!key.ok()) return core::InvalidArgument(key_file + ": " + key.status().message(), "tls.key");
+  if (X509_check_private_key(leaf.get(), key->get()) != 1) {
+    ERR_clear_error();
+    return core::InvalidArgument(key_file + " does not match the certificate " + cert_file,
+                                 "tls.key");
+  }
+  if (auto st = VerifyCertificateAgainstCa(tls.chain_pem, tls.ca_pem, now); !st.ok()) {
+    return core::InvalidArgument(
+        cert_file + " does not verify against " + ca_file + ": " + st.message(), "tls.cert");
+  }
+  EDWC_ASSIGN_OR_RETURN(tls.serial, CertificateSerial(tls.chain_pem));
+  EDWC_ASSIGN_OR_RETURN(tls.not_after, CertificateNotAfter(tls.chain_pem));
+  return tls;
+}
+
+core::Result<std::string> CertificateSerial(std::string_view pem) {
+  EDWC_ASSIGN_OR_RETURN(X509Ptr cert, ParseFirstCertificate(pem));
+  BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  char* hex = bn ? BN_bn2hex(bn.get()) : nullptr;
+  if (hex == nullptr) return OpenSslError(core::Code::kInternal, "certificate serial");
+  std::string serial(hex);
+  OPENSSL_free(hex);
+  return serial;
+}
+
+core::Result<core::Time> CertificateNotAfter(std::string_view pem) {
+  EDWC_ASSIGN_OR_RETURN(X509Ptr cert, ParseFirstCertificate(pem));
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) {
+    return OpenSslError(core::Code::kInvalidArgument, "bad notAfter");
+  }
+  return core::Time(std::chrono::seconds(timegm(&tm)));
+}
+
 std::string Sha256Hex(std::string_view bytes) {
   // Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up (locks, string
   // compares) on every call, which showed in profiles of bearer-token checks.

@@ -62,6 +62,39 @@ core::Status VerifyCertificateAgainstCa(std::string_view leaf_pem, std::string_v
 // kInvalidArgument when the key file does not match the certificate.
 core::Status CheckKeyMatchesCertificate(const std::string& cert_file, const std::string& key_file);
 
+// This center's TLS material, read once and checked as a whole. The listeners, the peer
+// clients and the signers are all made from these bytes rather than from the files, so
+// that a file replaced meanwhile cannot make them disagree.
+struct CenterTls {
+  std::string cert_file, key_file, ca_file;  // where it was read from
+  std::string chain_pem;                     // the center's certificate, then intermediates
+  std::string key_pem;
+  std::string ca_pem;    // the federation CA certificate(s), the trust anchors
+  std::string serial;    // of the center's certificate, hex as `openssl x509 -serial`
+  core::Time not_after;  // of the center's certificate
+
+  // Same bytes from the same files: nothing to reload.
+  bool SameAs(const CenterTls& other) const {
+    return cert_file == other.cert_file && key_file == other.key_file && ca_file == other.ca_file &&
+           chain_pem == other.chain_pem && key_pem == other.key_pem && ca_pem == other.ca_pem;
+  }
+};
+
+// Reads the three files and checks that they belong together and to center `center_id`,
+// in this order: the CA file holds only CA certificates; the certificate's SAN URI names
+// `center_id`; the key matches it; it chains to the CA file and is within its validity
+// at `now`. kInvalidArgument with a message that names the file and what is wrong (an
+// unreadable file included); its `field` is tls.ca, tls.cert or tls.key.
+// Blocks (file reads): not on an I/O thread.
+core::Result<CenterTls> LoadCenterTls(const std::string& cert_file, const std::string& key_file,
+                                      const std::string& ca_file, const std::string& center_id,
+                                      core::Time now);
+
+// The serial number (uppercase hex, as `openssl x509 -serial` prints it) and the end of
+// validity of the first certificate in `pem`.
+core::Result<std::string> CertificateSerial(std::string_view pem);
+core::Result<core::Time> CertificateNotAfter(std::string_view pem);
+
 // Lowercase hex SHA-256 of bytes.
 std::string Sha256Hex(std::string_view bytes);
 

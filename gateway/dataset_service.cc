@@ -485,6 +485,7 @@ void DatasetService::RegisterRoutes(Router& api, Router& peer) {
            [p](HttpRequest& req, const RouteContext& ctx, Respond respond) {
              p->PeerChunk(req, ctx, std::move(respond));
            });
+  peer.MarkRoutine("GET", "/peer/v1/datasets/{name}/chunks/{index}");  // one per chunk
 }
 
 }  // namespace edwc::gateway

@@ -56,8 +56,8 @@ struct FederationService::Impl : std::enable_shared_from_this<FederationService:
   IoRuntime& runtime;
   Metrics* metrics;
   const core::Clock* clock;
-  std::unique_ptr<federation::AdvertSigner> signer;
-  std::unique_ptr<federation::AdvertVerifier> verifier;
+  std::shared_ptr<const federation::AdvertSigner> signer;  // GUARDED_BY(mu)
+  std::unique_ptr<CaAdvertVerifier> verifier;
   std::unique_ptr<HttpsPeerClient> peers;
 
   mutable std::shared_mutex revoked_mu;
@@ -223,7 +223,7 @@ core::Result<std::unique_ptr<FederationService>> FederationService::Create(
   EDWC_ASSIGN_OR_RETURN(impl->signer, MakeAdvertSigner(config.tls.cert, config.tls.key));
   Impl* raw = impl.get();
   EDWC_ASSIGN_OR_RETURN(impl->verifier,
-                        MakeAdvertVerifier(config.tls.ca, [raw](std::string_view center) {
+                        CaAdvertVerifier::Create(config.tls.ca, [raw](std::string_view center) {
                           return raw->Revoked(center);
                         }));
   PeerClientOptions options;
@@ -349,6 +349,21 @@ void FederationService::SetPricing(const config::PriceList& pricing) {
     impl_->reissue = true;
   }
   // Advertise now rather than at the next round.
+  impl_->runtime.Post([weak = std::weak_ptr<Impl>(impl_)] {
+    if (auto self = weak.lock()) self->Send(self->MaybeReissue(self->clock->Now(), false));
+  });
+}
+
+void FederationService::SetCredentials(
+    std::shared_ptr<const federation::AdvertSigner> signer,
+    std::shared_ptr<const CaAdvertVerifier::TrustAnchors> anchors) {
+  impl_->verifier->SetTrustAnchors(std::move(anchors));
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->signer = std::move(signer);
+    impl_->reissue = true;
+  }
+  // Peers see the new certificate in an advert now rather than at the next refresh.
   impl_->runtime.Post([weak = std::weak_ptr<Impl>(impl_)] {
     if (auto self = weak.lock()) self->Send(self->MaybeReissue(self->clock->Now(), false));
   });

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "federation/gossip.h"
+#include "gateway/advert_crypto.h"
 #include "gateway/http_types.h"
 
 namespace edwc::executor {
@@ -65,6 +66,11 @@ class FederationService final : public ViewSource {
 
   // Replaces the price list (from a reloaded config); a new advert goes out at once.
   void SetPricing(const config::PriceList& pricing);
+
+  // A reloaded certificate: adverts are signed by `signer` from now on (a new advert goes
+  // out at once) and peers' adverts are checked against `anchors`.
+  void SetCredentials(std::shared_ptr<const federation::AdvertSigner> signer,
+                      std::shared_ptr<const CaAdvertVerifier::TrustAnchors> anchors);
 
   // Adds peer URLs to join through (from a reloaded config); the next rounds contact
   // them. URLs already known, and this center's own, are ignored.

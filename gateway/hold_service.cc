@@ -555,6 +555,7 @@ void HoldService::RegisterRoutes(Router& peer_router) {
                   [p](HttpRequest& req, const RouteContext&, Respond respond) {
                     p->HandleStatus(req, std::move(respond));
                   });
+  peer_router.MarkRoutine("POST", "/peer/v1/jobs/status");
   peer_router.Add("GET", "/peer/v1/jobs/{id}", Access::Public(),
                   [p](HttpRequest& req, const RouteContext& ctx, Respond respond) {
                     p->HandleGet(req, ctx, std::move(respond));

@@ -1,6 +1,7 @@
 #include "gateway/http_client.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -13,6 +14,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <optional>
+
+#include "gateway/pem.h"
 
 namespace edwc::gateway {
 
@@ -308,6 +311,14 @@ void HttpsClient::Disconnect() {
 }
 
 int HttpsClient::connections_opened() const { return impl_->opened; }
+
+std::string HttpsClient::server_certificate_pem() const {
+  if (!impl_->stream) return {};
+  X509* cert = SSL_get0_peer_certificate(impl_->stream->native_handle());
+  if (cert == nullptr) return {};
+  auto pem = CertificatePem(cert);
+  return pem.ok() ? *pem : std::string();
+}
 
 core::Result<HttpResponse> HttpsClient::Request(
     std::string_view method, std::string_view target, std::string_view body,

@@ -77,6 +77,8 @@ class HttpsClient {
   void Disconnect();
 
   int connections_opened() const;
+  // The certificate the server presented on the open connection (PEM), or empty.
+  std::string server_certificate_pem() const;
 
  private:
   struct Impl;

@@ -128,7 +128,11 @@ std::string SerializeHead(const HttpResponse& out, unsigned version, bool keep_a
   for (const auto& [name, value] : out.headers) {
     wire.append(name).append(": ").append(value).append("\r\n");
   }
-  wire.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  // 1xx, 204 and 304 answers have no body and send no Content-Length (RFC 9110 8.6): on a
+  // 304 it would have to be the length of the representation, not of this empty answer.
+  if (out.status >= 200 && out.status != 204 && out.status != 304) {
+    wire.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  }
   if (!keep_alive) {
     wire.append("Connection: close\r\n");
   } else if (version == 10) {
@@ -220,7 +224,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         handler(std::move(h)),
         upload(std::move(u)),
         metrics(m),
-        ctx(ssl::context::tls_server),
         acceptor(rt.context()),
         sweeper(rt.context()) {}
 
@@ -229,11 +232,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Handler handler;
   UploadHandler upload;
   Metrics* metrics;
-  ssl::context ctx;
   tcp::acceptor acceptor;
   net::steady_timer sweeper;
   std::atomic<int> open{0};
   std::atomic<bool> stopped{false};
+
+  // The context new handshakes use. Replaced whole on a reload; a session keeps the one it
+  // started with (its SSL holds the SSL_CTX, the session the Asio context around it).
+  mutable std::mutex tls_mu;
+  std::shared_ptr<TlsContext> current_tls;  // GUARDED_BY(tls_mu)
 
   std::mutex mu;
   std::list<Connection*> connections;  // GUARDED_BY(mu)
@@ -248,7 +255,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return runtime.context().get_executor();
   }
 
-  Status ConfigureTls();
+  // A context for these settings, from the files they name (`pem` null, at start) or from
+  // material already read and checked (a reload).
+  core::Result<std::shared_ptr<TlsContext>> NewTlsContext(const CenterTls* pem) const;
+  std::shared_ptr<TlsContext> CurrentTls() const {
+    std::lock_guard lock(tls_mu);
+    return current_tls;
+  }
   net::awaitable<void> Accept();
   net::awaitable<void> Sweep();
   net::awaitable<void> Session(tcp::socket socket);
@@ -284,9 +297,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   void CancelOnExecutor(Connection* c, bool (*check)(Connection*));
 };
 
-Status HttpServer::Impl::ConfigureTls() {
+struct HttpServer::TlsContext {
+  ssl::context ctx{ssl::context::tls_server};
+};
+
+core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::Impl::NewTlsContext(
+    const CenterTls* pem) const {
+  auto made = std::make_shared<TlsContext>();
+  ssl::context& ctx = made->ctx;
   SSL_CTX* native = ctx.native_handle();
   const TlsSettings& tls = settings.tls;
+  const std::string& cert_file = pem ? pem->cert_file : tls.cert_file;
+  const std::string& key_file = pem ? pem->key_file : tls.key_file;
+  const std::string& ca_file = pem ? pem->ca_file : tls.ca_file;
   SSL_CTX_set_options(
       native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_min_proto_version(native, tls.require_client_cert ? TLS1_3_VERSION : TLS1_2_VERSION);
@@ -294,17 +317,31 @@ Status HttpServer::Impl::ConfigureTls() {
     return Status(Code::kInternal, "TLS 1.2 cipher list refused by OpenSSL");
   }
   boost::system::error_code ec;
-  ctx.use_certificate_chain_file(tls.cert_file, ec);
-  if (ec) return TlsError("tls certificate " + tls.cert_file, ec);
-  ctx.use_private_key_file(tls.key_file, ssl::context::pem, ec);
-  if (ec) return TlsError("tls key " + tls.key_file, ec);
+  if (pem) {
+    ctx.use_certificate_chain(net::buffer(pem->chain_pem), ec);
+  } else {
+    ctx.use_certificate_chain_file(cert_file, ec);
+  }
+  if (ec) return TlsError("tls certificate " + cert_file, ec);
+  if (pem) {
+    ctx.use_private_key(net::buffer(pem->key_pem), ssl::context::pem, ec);
+  } else {
+    ctx.use_private_key_file(key_file, ssl::context::pem, ec);
+  }
+  if (ec) return TlsError("tls key " + key_file, ec);
   if (SSL_CTX_check_private_key(native) != 1) {
     return Status(Code::kInvalidArgument,
-                  "tls key " + tls.key_file + " does not match certificate " + tls.cert_file);
+                  "tls key " + key_file + " does not match certificate " + cert_file);
   }
   if (tls.require_client_cert) {
-    ctx.load_verify_file(tls.ca_file, ec);
-    if (ec) return TlsError("tls ca " + tls.ca_file, ec);
+    // Every certificate in the file is a trust anchor: a bundle of the old and the new
+    // federation CA lets peers of either connect while the CA is rotated.
+    if (pem) {
+      ctx.add_certificate_authority(net::buffer(pem->ca_pem), ec);
+    } else {
+      ctx.load_verify_file(ca_file, ec);
+    }
+    if (ec) return TlsError("tls ca " + ca_file, ec);
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     if (tls.refuse_center) {
       // After OpenSSL's own chain checks, the leaf's center id against the refusals.
@@ -320,7 +357,7 @@ Status HttpServer::Impl::ConfigureTls() {
           });
     }
   }
-  return Status::Ok();
+  return made;
 }
 
 void HttpServer::Impl::Register(Connection* c) {
@@ -591,7 +628,8 @@ net::awaitable<bool> HttpServer::Impl::WriteResponse(Connection& conn, HttpRespo
 
 net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
   auto self = shared_from_this();
-  Connection::Stream stream(std::move(socket), ctx);
+  const std::shared_ptr<TlsContext> tls_context = CurrentTls();
+  Connection::Stream stream(std::move(socket), tls_context->ctx);
   Connection conn;
   conn.stream = &stream;
   conn.executor = stream.get_executor();
@@ -736,7 +774,11 @@ HttpServer::~HttpServer() {
 }
 
 core::Result<uint16_t> HttpServer::Listen() {
-  EDWC_RETURN_IF_ERROR(impl_->ConfigureTls());
+  {
+    EDWC_ASSIGN_OR_RETURN(auto context, impl_->NewTlsContext(nullptr));
+    std::lock_guard lock(impl_->tls_mu);
+    impl_->current_tls = std::move(context);
+  }
   boost::system::error_code ec;
   auto address = net::ip::make_address(impl_->settings.address, ec);
   if (ec) {
@@ -782,5 +824,15 @@ void HttpServer::Drain(std::function<void()> done) {
 }
 
 int HttpServer::open_connections() const { return impl_->open.load(); }
+
+core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::MakeTlsContext(
+    const CenterTls& tls) const {
+  return impl_->NewTlsContext(&tls);
+}
+
+void HttpServer::UseTlsContext(std::shared_ptr<TlsContext> context) {
+  std::lock_guard lock(impl_->tls_mu);
+  impl_->current_tls = std::move(context);
+}
 
 }  // namespace edwc::gateway

@@ -8,7 +8,12 @@
 // accepting, closes idle connections, lets in-flight requests finish and closes their
 // connections after the response.
 //
-// Thread-safety: Listen before the runtime runs; Drain and accessors from any thread.
+// Certificates reload without a restart: MakeTlsContext, then UseTlsContext. Handshakes
+// from then on present the new certificate (and, on the peer listener, verify clients
+// against the new CA file); connections already open keep their session.
+//
+// Thread-safety: Listen before the runtime runs; Drain, the TLS context calls and
+// accessors from any thread.
 #pragma once
 
 #include <chrono>
@@ -19,6 +24,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "gateway/certs.h"
 #include "gateway/http_types.h"
 
 namespace edwc::gateway {
@@ -67,6 +73,14 @@ class HttpServer {
   void Drain(std::function<void()> done);
 
   int open_connections() const;
+
+  // A TLS context for this listener's settings made from `tls` (read and checked
+  // already), for UseTlsContext. Made apart from its use so that a reload can make every
+  // context it needs before it changes any. Immutable once made.
+  struct TlsContext;
+  core::Result<std::shared_ptr<TlsContext>> MakeTlsContext(const CenterTls& tls) const;
+  // New handshakes use `context` from now on.
+  void UseTlsContext(std::shared_ptr<TlsContext> context);
 
  private:
   struct Impl;

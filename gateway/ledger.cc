@@ -54,9 +54,14 @@ std::string Encode(const Settlement& s) { return json::serialize(federation::ToJ
 struct Ledger::Impl {
   storage::Store* store = nullptr;
   std::string self;
-  const federation::AdvertSigner* signer = nullptr;
   const core::Clock* clock = nullptr;
-  std::string cert_id, cert_pem;
+  mutable std::mutex signing_mu;           // taken after mu, never before
+  std::shared_ptr<const Signing> signing;  // GUARDED_BY(signing_mu)
+
+  std::shared_ptr<const Signing> CurrentSigning() const {
+    std::lock_guard lock(signing_mu);
+    return signing;
+  }
 
   struct Chain {
     uint64_t next_seq = 1;  // assigned next
@@ -115,10 +120,11 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(storage::Store* store, std::s
   auto impl = std::make_unique<Impl>();
   impl->store = store;
   impl->self = std::move(self);
-  impl->signer = signer;
   impl->clock = clock;
-  impl->cert_pem = signer->certificate_pem();
-  impl->cert_id = Sha256Hex(impl->cert_pem);
+  // Not owned: the caller keeps `signer` alive; a reloaded one comes owned (SetSigner).
+  impl->signing = std::make_shared<const Signing>(
+      Signing{std::shared_ptr<const federation::AdvertSigner>(std::shared_ptr<void>(), signer),
+              Sha256Hex(signer->certificate_pem())});
   // Chains: heads, unanswered offers, and the torn tail a crash may leave (see ledger.h).
   struct Seen {
     std::vector<Settlement> records;  // ascending seq
@@ -186,8 +192,35 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(storage::Store* store, std::s
 }
 
 const std::string& Ledger::self() const { return impl_->self; }
-const std::string& Ledger::cert_id() const { return impl_->cert_id; }
-const std::string& Ledger::cert_pem() const { return impl_->cert_pem; }
+std::string Ledger::cert_id() const { return impl_->CurrentSigning()->cert_id; }
+std::string Ledger::cert_pem() const { return impl_->CurrentSigning()->signer->certificate_pem(); }
+
+std::shared_ptr<const Ledger::Signing> Ledger::signing() const { return impl_->CurrentSigning(); }
+
+core::Status Ledger::SetSigner(std::shared_ptr<const federation::AdvertSigner> signer) {
+  Impl& d = *impl_;
+  auto next =
+      std::make_shared<const Signing>(Signing{signer, Sha256Hex(signer->certificate_pem())});
+  storage::Batch batch;
+  std::vector<std::string> added;
+  {
+    std::lock_guard lock(d.mu);
+    for (const auto& s : {d.CurrentSigning(), std::shared_ptr<const Signing>(next)}) {
+      if (d.certs.count(s->cert_id) == 0) added.push_back(s->cert_id);
+      d.AddCert(batch, s->cert_id, s->signer->certificate_pem());
+    }
+  }
+  if (!batch.empty()) {
+    if (core::Status st = d.store->Write(std::move(batch)); !st.ok()) {
+      std::lock_guard lock(d.mu);
+      for (const std::string& id : added) d.certs.erase(id);
+      return st;
+    }
+  }
+  std::lock_guard lock(d.signing_mu);
+  d.signing = std::move(next);
+  return core::Status::Ok();
+}
 
 core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
   Impl& d = *impl_;
@@ -199,6 +232,7 @@ core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
   }
   const std::string chain_key = ChainKey(draft.payee, draft.payer);
   const std::string id = draft.id;
+  const std::shared_ptr<const Signing> signing = d.CurrentSigning();
   storage::Batch batch;
   auto mine = std::make_shared<Impl::InFlight>();
   Impl::Chain* chain = nullptr;
@@ -216,7 +250,7 @@ core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
     }
     d.issuing[id] = mine;
     chain = &d.chains[chain_key];
-    d.AddCert(batch, d.cert_id, d.cert_pem);  // once, with the first record
+    d.AddCert(batch, signing->cert_id, signing->signer->certificate_pem());  // once
   }
   // Ends the claim with `result`.
   auto finish = [&d, &id, &mine](core::Result<Issued> result, const std::vector<uint64_t>& offered,
@@ -247,7 +281,7 @@ core::Result<Ledger::Issued> Ledger::Issue(SettlementBody draft) {
     chain->head_hash = record.hash;
   }
   record.state = SettlementState::kOffered;
-  record.payee_cert = d.cert_id;
+  record.payee_cert = signing->cert_id;
   record.updated_at = record.body.issued_at;
   const SettlementBody& b = record.body;
   batch.Put(Cf::kLedger, EntryKey(b.payee, b.payer, b.seq), Encode(record));
@@ -322,7 +356,13 @@ std::vector<std::string> Ledger::PayersWithOffers() const {
 
 core::Status Ledger::SignOffers(std::vector<Settlement>& offers) {
   Impl& d = *impl_;
+  const std::shared_ptr<const Signing> signing = d.CurrentSigning();
   storage::Batch batch;
+  {
+    // Stored with the records it signs (a certificate rotated across a restart is new).
+    std::lock_guard lock(d.mu);
+    d.AddCert(batch, signing->cert_id, signing->signer->certificate_pem());
+  }
   for (Settlement& s : offers) {
     if (!s.payee_sig.empty() || s.body.payee != d.self) continue;
     // The stored record decides: a copy read before another call signed or answered it
@@ -333,9 +373,10 @@ core::Status Ledger::SignOffers(std::vector<Settlement>& offers) {
       s = std::move(*stored);
       continue;
     }
-    EDWC_ASSIGN_OR_RETURN(std::string sig, d.signer->Sign(federation::CanonicalBytes(s.body)));
+    EDWC_ASSIGN_OR_RETURN(std::string sig,
+                          signing->signer->Sign(federation::CanonicalBytes(s.body)));
     s.payee_sig = federation::Base64Encode(sig);
-    s.payee_cert = d.cert_id;
+    s.payee_cert = signing->cert_id;
     batch.Put(Cf::kLedger, EntryKey(s.body.payee, s.body.payer, s.body.seq), Encode(s));
   }
   if (batch.empty()) return core::Status::Ok();
@@ -434,7 +475,8 @@ void Ledger::Accept(std::vector<Settlement> records, std::string_view payee_pem,
     c.head_hash = head.second;
   }
   if (!records.empty()) d.AddCert(batch, records.front().payee_cert, payee_pem);
-  d.AddCert(batch, d.cert_id, d.cert_pem);  // our countersignatures
+  const std::shared_ptr<const Signing> signing = d.CurrentSigning();
+  d.AddCert(batch, signing->cert_id, signing->signer->certificate_pem());  // countersignatures
   d.store->WriteAsync(std::move(batch), [&d, done = std::move(done)](core::Status st) {
     if (!st.ok()) {
       std::lock_guard lock(d.mu);

@@ -61,9 +61,22 @@ class Ledger {
   ~Ledger();
 
   const std::string& self() const;
-  // SHA-256 hex of this center's certificate PEM (as in Settlement::payee_cert).
-  const std::string& cert_id() const;
-  const std::string& cert_pem() const;
+  // SHA-256 hex of this center's certificate PEM (as in Settlement::payee_cert), and the
+  // PEM: the signer's now (a reload may replace it; see signing()).
+  std::string cert_id() const;
+  std::string cert_pem() const;
+
+  // The signer this center signs with now and its certificate's id, as one snapshot: a
+  // signature and the certificate it names must come from the same one.
+  struct Signing {
+    std::shared_ptr<const federation::AdvertSigner> signer;
+    std::string cert_id;  // SHA-256 hex of signer->certificate_pem()
+  };
+  std::shared_ptr<const Signing> signing() const;
+  // Signs with `signer` from now on (a reloaded certificate). Stores the certificate in
+  // use and the new one first, durably, so that records signed under either verify.
+  // REQUIRES: not on an I/O thread (it waits for a sync).
+  core::Status SetSigner(std::shared_ptr<const federation::AdvertSigner> signer);
 
   // ---- Payee ----------------------------------------------------------------------------
   struct Issued {

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/request_id.h"
 #include "gateway/certs.h"
 #include "gateway/io_runtime.h"
 #include "gateway/metrics.h"
@@ -40,10 +41,56 @@ using tcp = net::ip::tcp;
 using core::Code;
 using core::Status;
 
+struct HttpsPeerClient::TlsContext {
+  ssl::context ctx{ssl::context::tls_client};
+};
+
 namespace {
+
+using TlsContextPtr = std::shared_ptr<HttpsPeerClient::TlsContext>;
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+
+// The client context of every HttpsPeerClient of this process made from the same files
+// (one agent's federation, job, transfer and settlement clients), so that a reload of the
+// certificates reaches all of them at once. An entry lives while a client holds it.
+struct SharedTls {
+  std::mutex mu;
+  TlsContextPtr context;  // GUARDED_BY(mu)
+
+  TlsContextPtr Current() {
+    std::lock_guard lock(mu);
+    return context;
+  }
+};
+
+std::string TlsFilesKey(const config::TlsFiles& files) {
+  return files.cert + '\n' + files.key + '\n' + files.ca;
+}
+
+struct SharedTlsRegistry {
+  std::mutex mu;
+  std::unordered_map<std::string, std::weak_ptr<SharedTls>> by_files;  // GUARDED_BY(mu)
+};
+
+SharedTlsRegistry& Registry() {
+  static auto* registry = new SharedTlsRegistry;  // never destroyed: clients may outlive main
+  return *registry;
+}
+
+// The shared entry for `files`: the live one, or a new one holding `made`.
+std::shared_ptr<SharedTls> JoinSharedTls(const config::TlsFiles& files, TlsContextPtr made) {
+  SharedTlsRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  std::erase_if(r.by_files, [](const auto& entry) { return entry.second.expired(); });
+  std::weak_ptr<SharedTls>& slot = r.by_files[TlsFilesKey(files)];
+  if (auto live = slot.lock()) return live;
+  auto fresh = std::make_shared<SharedTls>();
+  fresh->context = std::move(made);
+  slot = fresh;
+  return fresh;
+}
 
 struct Endpoint {
   std::string host;
@@ -111,7 +158,9 @@ Status ShutDownError() { return Status(Code::kUnavailable, "peer client shut dow
 // One TCP+TLS connection. Every operation on it runs on its own strand (the stream's
 // executor), one call at a time: a call takes it out of the pool, uses it, puts it back.
 struct Connection {
-  Connection(net::any_io_executor strand, ssl::context& ctx) : stream(strand, ctx) {}
+  Connection(net::any_io_executor strand, TlsContextPtr context)
+      : tls(std::move(context)), stream(strand, tls->ctx) {}
+  const TlsContextPtr tls;  // the context it was opened with, kept for its lifetime
   beast::ssl_stream<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   std::string peer_center;
@@ -169,6 +218,7 @@ struct Call {
   net::steady_timer backoff;  // on `strand`
   std::string method, base_url, target, body;
   bool idempotent = false;
+  std::string request_id;  // the caller's, sent as x-request-id and current again in `done`
   PeerCallback done;
   ConnectionPtr conn;  // GUARDED_BY(Impl::mu): the connection in use, for Shutdown
 };
@@ -185,13 +235,12 @@ std::chrono::milliseconds BackoffCeiling(const PeerClientOptions& options, int r
 struct HttpsPeerClient::Impl : std::enable_shared_from_this<HttpsPeerClient::Impl> {
   Impl(IoRuntime& rt, PeerClientOptions o)
       : runtime(rt),
-        ctx(ssl::context::tls_client),
         options(o),
         clock(o.clock != nullptr ? o.clock : &system_clock),
         counters(std::make_shared<Counters>()) {}
 
   IoRuntime& runtime;
-  ssl::context ctx;
+  std::shared_ptr<SharedTls> tls;  // set by Create
   PeerClientOptions options;
   core::SystemClock system_clock;
   const core::Clock* clock;
@@ -202,7 +251,6 @@ struct HttpsPeerClient::Impl : std::enable_shared_from_this<HttpsPeerClient::Imp
   std::unordered_map<std::string, std::unique_ptr<Peer>> peers;  // GUARDED_BY(mu); never erased
   std::unordered_set<CallPtr> calls;                             // GUARDED_BY(mu)
 
-  Status ConfigureTls(const config::TlsFiles& tls);
   void RegisterMetrics(Metrics& metrics);
   void Start(CallPtr call);
   net::awaitable<void> Run(CallPtr call);
@@ -221,28 +269,49 @@ struct HttpsPeerClient::Impl : std::enable_shared_from_this<HttpsPeerClient::Imp
   void Shutdown();
 };
 
-Status HttpsPeerClient::Impl::ConfigureTls(const config::TlsFiles& tls) {
+namespace {
+
+// A client context from the files (`pem` null, at start) or from material already read
+// and checked (a reload); the file names label errors either way.
+core::Result<TlsContextPtr> NewClientContext(const config::TlsFiles& tls, const CenterTls* pem) {
+  auto made = std::make_shared<HttpsPeerClient::TlsContext>();
+  ssl::context& ctx = made->ctx;
   SSL_CTX* native = ctx.native_handle();
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
   boost::system::error_code ec;
-  ctx.load_verify_file(tls.ca, ec);
+  // Every certificate of the CA file is a trust anchor (a bundle during a CA rotation).
+  if (pem) {
+    ctx.add_certificate_authority(net::buffer(pem->ca_pem), ec);
+  } else {
+    ctx.load_verify_file(tls.ca, ec);
+  }
   if (ec) return core::InvalidArgument("peer client CA " + tls.ca + ": " + ec.message(), "ca");
   ctx.set_verify_mode(ssl::verify_peer);
-  ctx.use_certificate_chain_file(tls.cert, ec);
+  if (pem) {
+    ctx.use_certificate_chain(net::buffer(pem->chain_pem), ec);
+  } else {
+    ctx.use_certificate_chain_file(tls.cert, ec);
+  }
   if (ec) {
     return core::InvalidArgument("peer client certificate " + tls.cert + ": " + ec.message(),
                                  "cert");
   }
-  ctx.use_private_key_file(tls.key, ssl::context::pem, ec);
+  if (pem) {
+    ctx.use_private_key(net::buffer(pem->key_pem), ssl::context::pem, ec);
+  } else {
+    ctx.use_private_key_file(tls.key, ssl::context::pem, ec);
+  }
   if (ec) return core::InvalidArgument("peer client key " + tls.key + ": " + ec.message(), "key");
   if (SSL_CTX_check_private_key(native) != 1) {
     ERR_clear_error();
     return core::InvalidArgument("key " + tls.key + " does not match certificate " + tls.cert,
                                  "key");
   }
-  return Status::Ok();
+  return made;
 }
+
+}  // namespace
 
 void HttpsPeerClient::Impl::RegisterMetrics(Metrics& metrics) {
   auto c = counters;
@@ -283,17 +352,19 @@ core::Result<Peer*> HttpsPeerClient::Impl::FindPeer(const std::string& base_url)
 // A pooled connection if one is fresh enough, else a new one (not yet connected).
 std::pair<ConnectionPtr, bool> HttpsPeerClient::Impl::Acquire(Peer& peer, Call& call) {
   const auto now = std::chrono::steady_clock::now();
+  TlsContextPtr context = tls->Current();
   std::lock_guard lock(mu);
   while (!peer.idle.empty()) {
     ConnectionPtr conn = std::move(peer.idle.back());
     peer.idle.pop_back();
-    if (now - conn->idle_since < options.idle_for) {
+    // A connection opened before a certificate reload retires instead of being reused.
+    if (now - conn->idle_since < options.idle_for && conn->tls == context) {
       call.conn = conn;
       return {std::move(conn), true};
     }
     CloseOnStrand(std::move(conn));
   }
-  call.conn = std::make_shared<Connection>(net::make_strand(runtime.context()), ctx);
+  call.conn = std::make_shared<Connection>(net::make_strand(runtime.context()), context);
   return {call.conn, false};
 }
 
@@ -356,6 +427,7 @@ void HttpsPeerClient::Impl::AbandonTrial(Peer& peer, Admission admission) {
 }
 
 void HttpsPeerClient::Impl::Start(CallPtr call) {
+  call->request_id = std::string(core::CurrentRequestId());  // Start runs in Post or Get
   bool accepted;
   {
     std::lock_guard lock(mu);
@@ -364,7 +436,10 @@ void HttpsPeerClient::Impl::Start(CallPtr call) {
   }
   // Posted, so that `done` never runs inside Post or Get.
   net::post(call->strand, [self = shared_from_this(), call, accepted] {
-    if (!accepted) return call->done(ShutDownError());
+    if (!accepted) {
+      core::ScopedRequestId scope(call->request_id);
+      return call->done(ShutDownError());
+    }
     net::co_spawn(call->strand, self->Run(call), net::detached);
   });
 }
@@ -377,6 +452,7 @@ net::awaitable<void> HttpsPeerClient::Impl::Run(CallPtr call) {
     calls.erase(call);
   }
   PeerCallback done = std::move(call->done);
+  core::ScopedRequestId scope(call->request_id);
   done(std::move(result));
 }
 
@@ -392,6 +468,10 @@ net::awaitable<core::Result<PeerResponse>> HttpsPeerClient::Impl::Attempts(Call&
   wire.append(call.method).append(" ").append(call.target).append(" HTTP/1.1\r\nHost: ");
   wire.append(peer.endpoint.host).append(":").append(peer.endpoint.port);
   wire.append("\r\nUser-Agent: edwc-peer\r\n");
+  // Only a valid id goes on the wire, where it becomes a header line.
+  if (core::IsValidRequestId(call.request_id)) {
+    wire.append("X-Request-Id: ").append(call.request_id).append("\r\n");
+  }
   if (call.method == "POST") {
     wire.append("Content-Type: application/json\r\nContent-Length: ");
     wire.append(std::to_string(call.body.size())).append("\r\n");
@@ -597,7 +677,9 @@ core::Result<std::unique_ptr<HttpsPeerClient>> HttpsPeerClient::Create(IoRuntime
     return core::InvalidArgument("must be >= 0", "max_idle_per_peer");
   }
   auto impl = std::make_shared<Impl>(runtime, options);
-  EDWC_RETURN_IF_ERROR(impl->ConfigureTls(tls));
+  // Checked from the files every time; a live shared context (maybe reloaded since) wins.
+  EDWC_ASSIGN_OR_RETURN(TlsContextPtr context, NewClientContext(tls, nullptr));
+  impl->tls = JoinSharedTls(tls, std::move(context));
   if (metrics != nullptr) impl->RegisterMetrics(*metrics);
   return std::unique_ptr<HttpsPeerClient>(new HttpsPeerClient(std::move(impl)));
 }
@@ -626,6 +708,25 @@ void HttpsPeerClient::Get(std::string base_url, std::string target, bool idempot
 }
 
 void HttpsPeerClient::Shutdown() { impl_->Shutdown(); }
+
+core::Result<std::shared_ptr<HttpsPeerClient::TlsContext>> HttpsPeerClient::MakeTlsContext(
+    const CenterTls& tls) {
+  return NewClientContext({.ca = tls.ca_file, .cert = tls.cert_file, .key = tls.key_file}, &tls);
+}
+
+void HttpsPeerClient::UseTlsContext(const config::TlsFiles& files,
+                                    std::shared_ptr<TlsContext> context) {
+  std::shared_ptr<SharedTls> shared;
+  {
+    SharedTlsRegistry& r = Registry();
+    std::lock_guard lock(r.mu);
+    auto it = r.by_files.find(TlsFilesKey(files));
+    if (it != r.by_files.end()) shared = it->second.lock();
+  }
+  if (!shared) return;
+  std::lock_guard lock(shared->mu);
+  shared->context = std::move(context);
+}
 
 uint64_t HttpsPeerClient::connections_opened() const {
   return impl_->counters->connections_opened.load();

@@ -14,6 +14,11 @@
 //  - A circuit breaker per base URL: after breaker_failures consecutive failed attempts,
 //    calls fail at once with kUnavailable "circuit open" for breaker_open_for; then one
 //    trial call goes through (half-open): success closes the circuit, failure reopens it.
+//  - The request id current at Post/Get (core/request_id.h) is sent as X-Request-Id and
+//    is current again while `done` runs, so one request is followed across centers.
+//  - Certificates reload without a restart (MakeTlsContext, UseTlsContext): every client
+//    made from the same files shares one TLS context, replaced whole; new connections use
+//    the new one, idle pooled connections of the old one are closed instead of reused.
 //
 // Outcomes: any HTTP answer is a PeerResponse (after retries, a final 503 is returned as
 // a response, not as an error). Errors: kInvalidArgument (bad URL), kPermissionDenied (the
@@ -34,6 +39,7 @@
 #include "config/center_config.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "gateway/certs.h"
 
 namespace edwc::gateway {
 
@@ -104,6 +110,17 @@ class HttpsPeerClient final : public PeerClient {
             PeerCallback done) override;
   void Get(std::string base_url, std::string target, bool idempotent, PeerCallback done) override;
   void Shutdown() override;
+
+  // Certificate reload: a context made from `tls` (read and checked already), for
+  // UseTlsContext; made apart from its use so that a reload can fail before it changes
+  // anything. Immutable once made.
+  struct TlsContext;
+  static core::Result<std::shared_ptr<TlsContext>> MakeTlsContext(const CenterTls& tls);
+  // Every client of this process created from `files` (they share one context: one
+  // agent's clients all are) opens its new connections with `context` from now on.
+  // Calls in flight finish on their connections; idle pooled ones close instead of being
+  // reused.
+  static void UseTlsContext(const config::TlsFiles& files, std::shared_ptr<TlsContext> context);
 
   // For tests and metrics: TCP+TLS connections opened so far, idle connections pooled now.
   uint64_t connections_opened() const;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/log.h"
+#include "core/request_id.h"
 #include "gateway/metrics.h"
 
 namespace edwc::gateway {
@@ -34,49 +36,132 @@ std::string RoleList(const std::vector<config::Role>& roles) {
   return out;
 }
 
-// Records an upload route's answer in Metrics like Dispatch records any other: the status
-// Finish answers with, or the error a Write refused with; an Abort counts as 499 (the
-// client closed the request), and latency runs from the header to the end.
+// The request's id: the caller's X-Request-Id when valid, else a new one. It is written
+// back into the request, so that DispatchUpload and Dispatch (both called for one
+// request) and the handlers see the same id.
+std::string AdoptRequestId(HttpRequest& request) {
+  const std::string_view given = request.Header("x-request-id");
+  if (core::IsValidRequestId(given)) return std::string(given);
+  std::string id = core::NewRequestId();
+  bool replaced = false;
+  for (auto& [name, value] : request.headers) {
+    if (name == "x-request-id") {
+      value = id;
+      replaced = true;
+    }
+  }
+  if (!replaced) request.headers.emplace_back("x-request-id", id);
+  return id;
+}
+
+int64_t BytesOut(const HttpResponse& r) {
+  if (r.source) return r.source_length;
+  return static_cast<int64_t>(r.shared_body ? r.shared_body->size() : r.body.size());
+}
+
+// What the answer to one request records: its status and latency in Metrics under the
+// route pattern, the x-request-id response header, and, when access lines were on at
+// dispatch, one access line. Copied into callbacks that may run after the router's call
+// returned, on any thread.
+struct AnswerRecord {
+  Metrics* metrics = nullptr;
+  int metrics_id = 0;
+  std::chrono::steady_clock::time_point started;
+  std::string request_id;
+  bool access = false;   // the fields below are set only then
+  bool routine = false;  // Router::MarkRoutine: successes at debug
+  std::string method, route, path, peer, role, caller;
+
+  // Before the route is known; `route` is "unmatched" (as in Metrics) until then.
+  static AnswerRecord Begin(HttpRequest& request, Metrics* metrics) {
+    AnswerRecord r;
+    r.metrics = metrics;
+    r.started = std::chrono::steady_clock::now();
+    r.request_id = AdoptRequestId(request);
+    r.access = core::AccessLogEnabled();
+    if (r.access) {
+      r.method = request.method;
+      r.route = "unmatched";
+      r.path = std::string(request.path());
+      r.peer = request.peer_center;
+    }
+    return r;
+  }
+  void SetRoute(int id, const std::string& pattern, bool is_routine) {
+    metrics_id = id;
+    routine = is_routine;
+    if (access) route = pattern;
+  }
+  void SetCaller(const Principal* principal) {
+    if (access && principal != nullptr) {
+      role = std::string(config::RoleName(principal->role));
+      caller = principal->name;
+    }
+  }
+
+  void Answer(HttpResponse& r) const {
+    r.headers.emplace_back("x-request-id", request_id);
+    Record(r.status, BytesOut(r));
+  }
+  void Record(int status, int64_t bytes_out) const {
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (metrics) metrics->RecordRequest(metrics_id, status, took);
+    if (!access) return;
+    std::vector<core::LogField> fields{
+        {"method", method},
+        {"route", route},
+        {"path", path},
+        {"status", status},
+        {"duration_ms", std::chrono::duration<double, std::milli>(took).count()},
+        {"bytes_out", bytes_out}};
+    if (!peer.empty()) fields.emplace_back("peer", peer);
+    if (!role.empty()) fields.emplace_back("role", role);
+    if (!caller.empty()) fields.emplace_back("caller", caller);
+    // The answer may come from any thread: the line names this request whatever runs it.
+    core::ScopedRequestId scope(request_id);
+    const core::LogLevel level = status >= 500             ? core::LogLevel::kWarn
+                                 : routine && status < 400 ? core::LogLevel::kDebug
+                                                           : core::LogLevel::kInfo;
+    core::Log(level, "access", method + " " + path + " " + std::to_string(status), fields);
+  }
+};
+
+// Records an upload route's answer like Dispatch records any other: the status Finish
+// answers with, or the error a Write refused with; an Abort counts as 499 (the client
+// closed the request), and latency runs from the header to the end. The upload's work
+// runs under its request id.
 class RecordingSink : public BodySink {
  public:
-  RecordingSink(std::shared_ptr<BodySink> inner, Metrics* metrics, int metrics_id,
-                std::chrono::steady_clock::time_point started)
-      : inner_(std::move(inner)), record_{metrics, metrics_id, started} {}
+  RecordingSink(std::shared_ptr<BodySink> inner, AnswerRecord record)
+      : inner_(std::move(inner)), record_(std::move(record)) {}
 
-  // The callbacks carry their own copy of the recorder: they may run after the server
-  // has let go of this sink.
+  // The callbacks carry their own copy of the record: they may run after the server has
+  // let go of this sink.
   void Write(std::string_view piece, std::function<void(core::Status)> done) override {
+    core::ScopedRequestId scope(record_.request_id);
     inner_->Write(piece, [record = record_, done = std::move(done)](core::Status st) {
-      if (!st.ok()) record(HttpStatusFor(st.code()));
+      if (!st.ok()) record.Record(HttpStatusFor(st.code()), 0);
       done(std::move(st));
     });
   }
   void Finish(Respond respond) override {
+    core::ScopedRequestId scope(record_.request_id);
     inner_->Finish([record = record_, respond = std::move(respond)](HttpResponse r) {
-      record(r.status);
+      record.Answer(r);
       respond(std::move(r));
     });
   }
   void Abort(const core::Status& why) override {
-    record_(kClientClosedRequest);
+    core::ScopedRequestId scope(record_.request_id);
+    record_.Record(kClientClosedRequest, 0);
     inner_->Abort(why);
   }
 
  private:
   static constexpr int kClientClosedRequest = 499;
-  struct Recorder {
-    Metrics* metrics;
-    int metrics_id;
-    std::chrono::steady_clock::time_point started;
-    void operator()(int status) const {
-      if (metrics) {
-        metrics->RecordRequest(metrics_id, status, std::chrono::steady_clock::now() - started);
-      }
-    }
-  };
 
   std::shared_ptr<BodySink> inner_;
-  Recorder record_;
+  AnswerRecord record_;
 };
 
 }  // namespace
@@ -109,6 +194,19 @@ void Router::AddUpload(std::string_view method, std::string_view pattern, Access
   has_uploads_ = true;
 }
 
+void Router::MarkRoutine(std::string_view method, std::string_view pattern) {
+  for (Route& r : routes_) {
+    if (r.method == method && r.pattern == pattern) r.routine = true;
+  }
+}
+
+std::vector<RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) out.push_back({r.method, r.pattern, r.access});
+  return out;
+}
+
 bool Router::Match(const Route& r, std::string_view path, RouteContext* ctx) {
   // Compare segment by segment without allocating for the common, literal case.
   size_t seg = 0;
@@ -136,7 +234,9 @@ bool Router::Match(const Route& r, std::string_view path, RouteContext* ctx) {
 }
 
 void Router::Dispatch(HttpRequest& request, Respond respond) const {
-  const auto started = std::chrono::steady_clock::now();
+  AnswerRecord record = AnswerRecord::Begin(request, metrics_);
+  // The handler, and what it logs, runs under the request's id.
+  core::ScopedRequestId scope(record.request_id);
   const std::string_view path = request.path();
   const Route* found = nullptr;
   std::string allow;
@@ -148,12 +248,9 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
     }
     if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
   }
-  const int metrics_id = found ? found->metrics_id : 0;
-  Metrics* metrics = metrics_;
-  Respond record = [metrics, metrics_id, started, respond = std::move(respond)](HttpResponse r) {
-    if (metrics) {
-      metrics->RecordRequest(metrics_id, r.status, std::chrono::steady_clock::now() - started);
-    }
+  if (found) record.SetRoute(found->metrics_id, found->pattern, found->routine);
+  const auto answer = [&record, &respond](HttpResponse r) {
+    record.Answer(r);
     respond(std::move(r));
   };
   if (found == nullptr) {
@@ -162,22 +259,27 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
           core::Code::kMethodNotAllowed, "method " + request.method + " is not allowed on " +
                                              std::string(path) + "; allowed: " + allow));
       r.headers.emplace_back("Allow", allow);
-      return record(std::move(r));
+      return answer(std::move(r));
     }
-    return record(HttpResponse::Error(
+    return answer(HttpResponse::Error(
         core::NotFound("no route for " + request.method + " " + std::string(path))));
   }
   if (!found->handler) {
-    return record(HttpResponse::Error(
+    return answer(HttpResponse::Error(
         core::Internal(found->pattern +
                        " streams its request body, but the server was not given the "
                        "router's upload handler")));
   }
   RouteContext ctx;
   core::Status allowed = Authorize(*found, request, &ctx);
-  if (!allowed.ok()) return record(HttpResponse::Error(allowed));
+  record.SetCaller(ctx.principal);
+  if (!allowed.ok()) return answer(HttpResponse::Error(allowed));
   Match(*found, path, &ctx);
-  found->handler(request, ctx, std::move(record));
+  found->handler(request, ctx,
+                 [record = std::move(record), respond = std::move(respond)](HttpResponse r) {
+                   record.Answer(r);
+                   respond(std::move(r));
+                 });
 }
 
 core::Status Router::Authorize(const Route& route, const HttpRequest& request,
@@ -197,7 +299,6 @@ core::Status Router::Authorize(const Route& route, const HttpRequest& request,
 
 core::Result<std::shared_ptr<BodySink>> Router::DispatchUpload(HttpRequest& head) const {
   if (!has_uploads_) return std::shared_ptr<BodySink>();
-  const auto started = std::chrono::steady_clock::now();
   const std::string_view path = head.path();
   // The route Dispatch would choose; only if it is an upload route is the body streamed.
   const Route* found = nullptr;
@@ -208,22 +309,24 @@ core::Result<std::shared_ptr<BodySink>> Router::DispatchUpload(HttpRequest& head
     }
   }
   if (found == nullptr || !found->upload) return std::shared_ptr<BodySink>();
-  auto record = [this, found, started](const core::Status& st) {
-    if (metrics_) {
-      metrics_->RecordRequest(found->metrics_id, HttpStatusFor(st.code()),
-                              std::chrono::steady_clock::now() - started);
-    }
+  AnswerRecord record = AnswerRecord::Begin(head, metrics_);
+  record.SetRoute(found->metrics_id, found->pattern, found->routine);
+  core::ScopedRequestId scope(record.request_id);
+  // The server answers a refusal itself (without the x-request-id header).
+  auto refuse = [&record](const core::Status& st) {
+    record.Record(HttpStatusFor(st.code()), 0);
     return st;
   };
   RouteContext ctx;
   core::Status allowed = Authorize(*found, head, &ctx);
-  if (!allowed.ok()) return record(allowed);
+  record.SetCaller(ctx.principal);
+  if (!allowed.ok()) return refuse(allowed);
   Match(*found, path, &ctx);
   auto sink = found->upload(head, ctx);
-  if (!sink.ok()) return record(sink.status());
-  if (*sink == nullptr) return record(core::Internal(found->pattern + " gave no body sink"));
+  if (!sink.ok()) return refuse(sink.status());
+  if (*sink == nullptr) return refuse(core::Internal(found->pattern + " gave no body sink"));
   return std::shared_ptr<BodySink>(
-      std::make_shared<RecordingSink>(std::move(*sink), metrics_, found->metrics_id, started));
+      std::make_shared<RecordingSink>(std::move(*sink), std::move(record)));
 }
 
 }  // namespace edwc::gateway

@@ -2,6 +2,12 @@
 // handlers, checks the caller's role, answers 404 and 405 (with Allow), and records
 // every answer in Metrics under its route pattern.
 //
+// Every request gets a request id (core/request_id.h): the caller's X-Request-Id when it
+// is valid, else a new one. It is current while the handler runs, comes back in the
+// x-request-id header of the answer (errors included; not on an upload its route refuses,
+// which the server answers), and names the request's access line (component
+// "access", one per answer, when core::AccessLogEnabled()).
+//
 // Routes are added before serving; Dispatch and DispatchUpload are thread-safe afterwards.
 #pragma once
 
@@ -41,6 +47,13 @@ struct Access {
   static Access Roles(std::vector<config::Role> r) { return {false, std::move(r)}; }
 };
 
+// A registered route as its callers see it: what the API description must document.
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  Access access;
+};
+
 class Router {
  public:
   Router(const Authenticator* auth, Metrics* metrics);
@@ -62,6 +75,14 @@ class Router {
   // in Metrics like any other (an upload the client abandons counts as status 499).
   core::Result<std::shared_ptr<BodySink>> DispatchUpload(HttpRequest& head) const;
 
+  // The route's successful answers are access-logged at debug, not info: for the traffic
+  // centers exchange all the time (gossip, status polls), which would drown the rest.
+  // Its errors still log at info. REQUIRES: the route was added; before serving.
+  void MarkRoutine(std::string_view method, std::string_view pattern);
+
+  // Every route, in the order added (tests compare them with gateway/openapi.json).
+  std::vector<RouteInfo> Routes() const;
+
  private:
   struct Route {
     std::string method;
@@ -71,6 +92,7 @@ class Router {
     RouteHandler handler;
     UploadRouteHandler upload;  // set for AddUpload routes (handler empty)
     int metrics_id = 0;
+    bool routine = false;  // MarkRoutine
   };
   static bool Match(const Route& r, std::string_view path, RouteContext* ctx);
   // The caller's token and role against the route's Access; sets ctx->principal.

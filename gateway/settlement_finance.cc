@@ -430,10 +430,11 @@ HttpResponse StatementAnswer(const Impl& impl, const std::string&, const Period&
   auto st = OurStatement(impl, p);
   if (!st.ok()) return HttpResponse::Error(st.status());
   json::object statement = StatementJson(*st, p);
-  auto signature = impl.signer->Sign(json::serialize(statement));
+  const auto signing = impl.ledger->signing();  // one signer for signature and certificate
+  auto signature = signing->signer->Sign(json::serialize(statement));
   if (!signature.ok()) return HttpResponse::Error(signature.status());
   return Json(200, json::object{{"statement", std::move(statement)},
-                                {"cert_pem", impl.signer->certificate_pem()},
+                                {"cert_pem", signing->signer->certificate_pem()},
                                 {"signature", federation::Base64Encode(*signature)}});
 }
 

@@ -68,6 +68,15 @@ core::Status SettlementService::Impl::CheckSignature(std::string_view center, st
   return verifier->VerifySignature(center, pem, bytes, signature, clock->Now());
 }
 
+core::Result<std::string> SettlementService::Impl::CertificatePem(
+    const std::string& cert_id) const {
+  const std::shared_ptr<const Ledger::Signing> signing = ledger->signing();
+  if (cert_id == signing->cert_id) return signing->signer->certificate_pem();
+  EDWC_ASSIGN_OR_RETURN(std::optional<std::string> pem, ledger->Certificate(cert_id));
+  if (!pem) return core::NotFound("certificate " + cert_id + " is not stored");
+  return std::move(*pem);
+}
+
 void SettlementService::Impl::OffThread(Respond respond, std::function<HttpResponse()> fn) {
   auto shared = std::make_shared<Respond>(std::move(respond));
   if (!readers->Post([shared, fn = std::move(fn)] { (*shared)(fn()); })) {
@@ -151,10 +160,17 @@ void SettlementService::Impl::SendOffers(const std::string& payer) {
     }
     const std::string url = self->PeerUrlOf(payer);
     if (url.empty()) return self->OfferDone(payer, false, "no peer URL for " + payer);
+    // An offer names one certificate (payee_cert_pem): records signed before our
+    // certificate was rotated go first, in an offer of their own, under the one they name.
+    const std::string cert = offers.front().payee_cert;
+    offers.erase(std::find_if(offers.begin(), offers.end(),
+                              [&cert](const Settlement& s) { return s.payee_cert != cert; }),
+                 offers.end());
+    auto pem = self->CertificatePem(cert);
+    if (!pem.ok()) return self->OfferDone(payer, false, "certificate: " + pem.status().ToString());
     json::array list;
     for (const Settlement& s : offers) list.push_back(federation::ToJson(s));
-    json::object body{{"payee_cert_pem", self->ledger->cert_pem()},
-                      {"settlements", std::move(list)}};
+    json::object body{{"payee_cert_pem", *pem}, {"settlements", std::move(list)}};
     self->peers->Post(url, "/peer/v1/settlements", json::serialize(body), /*idempotent=*/true,
                       [self, payer](core::Result<PeerResponse> r) {
                         // Checking the countersignatures is CPU work: not on an I/O thread.
@@ -303,6 +319,15 @@ void SettlementService::Impl::HandleOffers(HttpRequest& req, Respond respond) {
     const std::string pem(pem_v->as_string());
     const std::string cert_id = Sha256Hex(pem);
     const std::string self_id = self->config.center.id;
+    // An answer names one certificate (payer_cert_pem): a record countersigned before our
+    // certificate was rotated is answered again under the one it names, and the answer
+    // ends before a record countersigned under another (the payee offers it again).
+    const std::shared_ptr<const Ledger::Signing> signing = self->ledger->signing();
+    std::string answer_cert;
+    const auto same_cert = [&answer_cert](const std::string& cert) {
+      if (answer_cert.empty()) answer_cert = cert;
+      return answer_cert == cert;
+    };
     auto [next_seq, head_hash] = self->ledger->Head(payee, self_id);
     json::array results;
     std::vector<Settlement> fresh;
@@ -336,6 +361,7 @@ void SettlementService::Impl::HandleOffers(HttpRequest& req, Respond respond) {
       if (stored->has_value()) {
         const Settlement& have = **stored;
         if (have.body == b && have.payee_sig == s.payee_sig) {
+          if (have.state == SettlementState::kAgreed && !same_cert(have.payer_cert)) break;
           results.push_back(federation::ToJson(have));  // a retry: the first answer again
           continue;
         }
@@ -408,13 +434,14 @@ void SettlementService::Impl::HandleOffers(HttpRequest& req, Respond respond) {
         answer.dispute_reason = *problem;
         if (mine && !answer.disputed_fields.empty()) answer.payer_version = std::move(mine);
       } else {
-        auto countersig = self->signer->Sign(federation::CountersignBytes(b, s.payee_sig));
+        if (!same_cert(signing->cert_id)) break;
+        auto countersig = signing->signer->Sign(federation::CountersignBytes(b, s.payee_sig));
         if (!countersig.ok()) {
           refuse(core::Code::kInternal, s, countersig.status().ToString());
           break;
         }
         answer.state = SettlementState::kAgreed;
-        answer.payer_cert = self->ledger->cert_id();
+        answer.payer_cert = signing->cert_id;
         answer.payer_sig = federation::Base64Encode(*countersig);
       }
       next_seq = b.seq + 1;
@@ -422,7 +449,9 @@ void SettlementService::Impl::HandleOffers(HttpRequest& req, Respond respond) {
       results.push_back(federation::ToJson(answer));
       fresh.push_back(std::move(answer));
     }
-    json::object out{{"payer_cert_pem", self->ledger->cert_pem()}, {"results", std::move(results)}};
+    auto answer_pem = self->CertificatePem(answer_cert.empty() ? signing->cert_id : answer_cert);
+    if (!answer_pem.ok()) return finish(HttpResponse::Error(answer_pem.status()));
+    json::object out{{"payer_cert_pem", *answer_pem}, {"results", std::move(results)}};
     if (!stop.empty()) out["error"] = std::move(stop);
     if (fresh.empty()) return finish(Json(200, out));
     std::array<uint64_t, kKinds> n_agreed{}, n_disputed{};
@@ -661,6 +690,15 @@ core::Status SettlementService::Open(storage::Store* store, const ViewSource* vi
 void SettlementService::SetExpect(federation::SettlementKind kind, Expect expect) {
   std::lock_guard lock(impl_->mu);
   impl_->expect[kind] = std::move(expect);
+}
+
+core::Status SettlementService::SetCredentials(
+    std::shared_ptr<const federation::AdvertSigner> signer,
+    std::shared_ptr<const CaAdvertVerifier::TrustAnchors> anchors) {
+  Impl& d = *impl_;
+  if (d.ledger) EDWC_RETURN_IF_ERROR(d.ledger->SetSigner(std::move(signer)));
+  d.verifier->SetTrustAnchors(std::move(anchors));
+  return core::Status::Ok();
 }
 
 void SettlementService::SetEgressPrice(core::Money per_gb) {

@@ -36,6 +36,7 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "federation/settlement.h"
+#include "gateway/advert_crypto.h"
 
 namespace edwc::storage {
 class Store;
@@ -81,6 +82,12 @@ class SettlementService {
   void SettleHold(const federation::HoldRecord& hold);
   // Payer: we received `claim.bytes` from claim.sender. Idempotent.
   void ClaimEgress(const federation::EgressClaim& claim);
+  // A reloaded certificate: settlements, countersignatures and statements are signed by
+  // `signer` from now on (the ledger stores its certificate first), and peers' signatures
+  // are checked against `anchors`. kIoError etc. if the ledger cannot store the
+  // certificate; nothing changes then. REQUIRES: not on an I/O thread.
+  core::Status SetCredentials(std::shared_ptr<const federation::AdvertSigner> signer,
+                              std::shared_ptr<const CaAdvertVerifier::TrustAnchors> anchors);
   // New egress price (a reloaded config), for legs claimed from now on.
   void SetEgressPrice(core::Money per_gb);
 

@@ -90,8 +90,8 @@ struct SettlementService::Impl : std::enable_shared_from_this<Impl> {
   const core::Clock* clock;
   storage::Store* store = nullptr;
   const ViewSource* view = nullptr;
-  std::unique_ptr<federation::AdvertSigner> signer;
-  std::unique_ptr<CaAdvertVerifier> verifier;  // certificates and signatures of peers
+  std::unique_ptr<federation::AdvertSigner> signer;  // at start; then ledger->signing()
+  std::unique_ptr<CaAdvertVerifier> verifier;        // certificates and signatures of peers
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<PeerClient> peers;
   std::unique_ptr<WorkerPool> readers;  // scans of the ledger, off the I/O threads
@@ -150,6 +150,10 @@ struct SettlementService::Impl : std::enable_shared_from_this<Impl> {
   // certificate chains to the federation CA and is `center`'s.
   core::Status CheckSignature(std::string_view center, std::string_view pem, std::string_view bytes,
                               std::string_view signature) const;
+
+  // One of our certificates by its id: the one we sign with now, or one that signed
+  // stored records (kNotFound otherwise). Reads the store: not on an I/O thread.
+  core::Result<std::string> CertificatePem(const std::string& cert_id) const;
 
   // Runs fn on a reader worker and answers with its result (503 when stopping).
   void OffThread(Respond respond, std::function<HttpResponse()> fn);

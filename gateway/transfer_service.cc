@@ -354,6 +354,7 @@ void TransferService::RegisterRoutes(Router& api, Router& peer) {
            [p](HttpRequest& req, const RouteContext& ctx, Respond respond) {
              p->HandleRelayChunk(req, ctx, std::move(respond));
            });
+  peer.MarkRoutine("GET", "/peer/v1/transfers/{id}/chunks/{index}");
 }
 
 core::Status TransferService::Open(storage::Store* store, storage::DatasetStore* datasets,

@@ -2,6 +2,9 @@
 // (fork/exec of a job, a slurmrestd call, dataset file I/O). Tasks run in the order
 // posted when the pool has one thread; with more, concurrently.
 //
+// A task runs under the request id that was current where it was posted
+// (core/request_id.h), so what it logs names the request that asked for it.
+//
 // Thread-safety: Post from any thread. Close (and the destructor) runs the tasks already
 // posted, then joins; a Post after Close returns false and drops the task.
 #pragma once
@@ -10,8 +13,12 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "core/request_id.h"
 
 namespace edwc::gateway {
 
@@ -26,6 +33,12 @@ class WorkerPool {
 
   // Queues `task`; false (and the task dropped) once the pool is closing.
   bool Post(std::function<void()> task) {
+    if (std::string_view id = core::CurrentRequestId(); !id.empty()) {
+      task = [id = std::string(id), inner = std::move(task)] {
+        core::ScopedRequestId scope(id);
+        inner();
+      };
+    }
     {
       std::lock_guard lock(mu_);
       if (stopping_) return false;

@@ -25,6 +25,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/request_id.h"
+
 namespace edwc::storage {
 
 std::string_view CfName(Cf cf) {
@@ -127,7 +129,8 @@ class RocksStore final : public Store {
     {
       std::lock_guard lock(mu_);
       if (!stopping_) {
-        queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
+        queue_.push_back(Pending{std::move(batch), std::move(done), bytes,
+                                 std::string(core::CurrentRequestId())});
         accepted = true;
       }
     }
@@ -185,6 +188,7 @@ class RocksStore final : public Store {
     Batch batch;
     Done done;
     size_t bytes;
+    std::string request_id;  // current at WriteAsync: the callback runs under it again
   };
 
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return cfs_[static_cast<size_t>(cf)]; }
@@ -210,6 +214,7 @@ class RocksStore final : public Store {
         batches_written_.fetch_add(group.size(), std::memory_order_relaxed);
       }
       for (Pending& p : group) {
+        core::ScopedRequestId scope(std::move(p.request_id));
         if (p.done) p.done(status);
       }
       group.clear();

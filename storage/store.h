@@ -71,6 +71,7 @@ class Store {
   virtual ~Store() = default;
 
   // Queues `batch`; `done` runs once it is durable (OK) or failed. Never blocks on I/O.
+  // `done` runs under the request id current here (core/request_id.h).
   virtual void WriteAsync(Batch batch, Done done) = 0;
 
   // Blocking convenience: queues and waits. REQUIRES: not called on an I/O thread.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -407,6 +408,37 @@ TEST_F(LoadTest, DatasetsAreOptionalAndChecked) {
   EXPECT_EQ(missing[0].key, "datasets.residency[0].allow_zones");
 }
 
+TEST_F(LoadTest, LogSectionIsOptionalAndStrict) {
+  auto plain = Load(kValid);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->log, core::LogSettings{});
+  EXPECT_EQ(plain->log.format, core::LogFormat::kText);
+  EXPECT_EQ(plain->log.level, core::LogLevel::kInfo);
+  EXPECT_TRUE(plain->log.access);
+
+  auto json = Load(kValid + "log: {format: json, level: debug, access: false}\n");
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  EXPECT_EQ(json->log, (core::LogSettings{core::LogFormat::kJson, core::LogLevel::kDebug, false}));
+  auto partial = Load(kValid + "log:\n  level: warn\n");
+  ASSERT_TRUE(partial.ok()) << partial.status().ToString();
+  EXPECT_EQ(partial->log, (core::LogSettings{core::LogFormat::kText, core::LogLevel::kWarn, true}));
+  ASSERT_TRUE(Load(kValid + "log:\n").ok()) << "an empty section takes the defaults";
+
+  // The section starts on the line after kValid's last.
+  const int at = static_cast<int>(std::count(kValid.begin(), kValid.end(), '\n')) + 1;
+  ExpectOnlyError(Errors(kValid + "log:\n  format: jsn\n"), at + 1, 11, "log.format",
+                  "\"jsn\" is not one of text, json (did you mean \"json\"?)");
+  ExpectOnlyError(Errors(kValid + "log:\n  level: warning\n"), at + 1, 10, "log.level",
+                  "is not one of debug, info, warn, error");
+  ExpectOnlyError(Errors(kValid + "log:\n  access: yes\n"), at + 1, 11, "log.access",
+                  "\"yes\" is not true or false");
+  ExpectOnlyError(Errors(kValid + "log:\n  acces: true\n"), at + 1, 3, "log.acces",
+                  "unknown key (did you mean \"access\"?)");
+  ExpectOnlyError(Errors(kValid + "log: [json]\n"), at, 6, "log", "expected a map");
+  ExpectOnlyError(Errors(kValid + "log:\n  level: [info]\n"), at + 1, 10, "log.level",
+                  "expected a scalar");
+}
+
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
   auto errors = Errors(Edit(kValid, "port: 7401", "port: 7400"));
   ExpectOnlyError(errors, 10, 36, "listen.peer.port",
@@ -569,6 +601,7 @@ TEST_F(LoadTest, RenderRoundTripsAwkwardValues) {
   c.datasets.streams = 8;
   c.datasets.residency = {{"personal-stays-east", {}, {"personal"}, {"yangtze-delta"}},
                           {"gov-data", {"yangtze-delta"}, {}, {"yangtze-delta", "jing-jin-ji"}}};
+  c.log = {core::LogFormat::kJson, core::LogLevel::kError, false};
   auto again = ParseCenterConfig(RenderCenterConfig(c), "rendered.yaml", dir_.string());
   ASSERT_TRUE(again.ok()) << again.status().message() << "\n" << RenderCenterConfig(c);
   again->source_file = c.source_file;

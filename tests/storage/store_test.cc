@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -23,6 +24,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/request_id.h"
 
 extern char** environ;  // POSIX; not declared by <unistd.h> without _GNU_SOURCE
 
@@ -254,6 +257,29 @@ TEST_F(StoreTest, DestructionDrainsQueueAndRefusesNewWrites) {
   StorePtr store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(ScanAll(*store, Cf::kHolds, "k").size(), size_t{kBatches});
+}
+
+// A durable write's callback runs on the writer thread under the request id of the
+// caller, so what the callback sends and logs still names the request.
+TEST_F(StoreTest, WriteCallbacksRunUnderTheCallersRequestId) {
+  StorePtr store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  std::promise<std::string> with_id, without_id;
+  {
+    core::ScopedRequestId scope("req-7");
+    Batch batch;
+    batch.Put(Cf::kMeta, "k1", "v");
+    store->WriteAsync(std::move(batch), [&](core::Status) {
+      with_id.set_value(std::string(core::CurrentRequestId()));
+    });
+  }
+  Batch batch;
+  batch.Put(Cf::kMeta, "k2", "v");
+  store->WriteAsync(std::move(batch), [&](core::Status) {
+    without_id.set_value(std::string(core::CurrentRequestId()));
+  });
+  EXPECT_EQ(with_id.get_future().get(), "req-7");
+  EXPECT_EQ(without_id.get_future().get(), "");
 }
 
 TEST_F(StoreTest, OpenOnRegularFileFailsWithIoError) {
