@@ -564,7 +564,8 @@ core::Result<std::vector<Ledger::ChainReport>> Ledger::Verify(const SignatureChe
       if (pem.empty()) return who + " certificate " + cert.substr(0, 12) + " is not stored";
       auto raw = federation::Base64Decode(sig);
       if (!raw) return who + " signature is not base64";
-      auto st = verify(who == "payee" ? s.body.payee : s.body.payer, pem, bytes, *raw);
+      auto st = verify(who == "payee" ? s.body.payee : s.body.payer, pem, bytes, *raw,
+                       std::max(s.body.issued_at, s.updated_at));
       if (!st.ok()) return who + " signature: " + st.message();
       return std::nullopt;
     };

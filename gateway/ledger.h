@@ -129,17 +129,20 @@ class Ledger {
   core::Result<std::optional<std::string>> Certificate(std::string_view cert_id) const;
 
   // Walks every chain (CheckChain) and checks each signature with `verify(center, pem,
-  // bytes, signature)` (the certificate from x/); an empty `verify` checks the chains
+  // bytes, signature, at)` (the certificate from x/); an empty `verify` checks the chains
   // only (hashes, sequence, links: cheap). The report lists every chain.
+  // `at` is when the record was last signed (the later of issued_at and updated_at): the
+  // certificate must have been valid then, not now, so records stay verifiable for years
+  // after the certificates that signed them expired or were rotated away.
   struct ChainReport {
     std::string payee, payer;
     uint64_t records = 0;
     std::string head_hash;
     std::optional<federation::ChainBreak> first_break;
   };
-  using SignatureCheck =
-      std::function<core::Status(std::string_view center, std::string_view pem,
-                                 std::string_view bytes, std::string_view signature)>;
+  using SignatureCheck = std::function<core::Status(std::string_view center, std::string_view pem,
+                                                    std::string_view bytes,
+                                                    std::string_view signature, core::Time at)>;
   core::Result<std::vector<ChainReport>> Verify(const SignatureCheck& verify) const;
 
  private:

@@ -328,10 +328,11 @@ void ShowBalances(Impl& impl, HttpRequest& req, const RouteContext&, Respond res
 
 // GET /v1/ledger/verify, on a worker.
 HttpResponse VerifyAnswer(const Impl& impl) {
-  auto reports = impl.ledger->Verify([&](std::string_view center, std::string_view pem,
-                                         std::string_view bytes, std::string_view signature) {
-    return impl.CheckSignature(center, pem, bytes, signature);
-  });
+  auto reports =
+      impl.ledger->Verify([&](std::string_view center, std::string_view pem, std::string_view bytes,
+                              std::string_view signature, core::Time at) {
+        return impl.verifier->VerifySignature(center, pem, bytes, signature, at);
+      });
   if (!reports.ok()) return HttpResponse::Error(reports.status());
   bool all_ok = true;
   json::array chains;

@@ -167,8 +167,8 @@ class LedgerTest : public ::testing::Test {
 
   Ledger::SignatureCheck Check() const {
     return [this](std::string_view center, std::string_view pem, std::string_view bytes,
-                  std::string_view signature) {
-      return verifier_->VerifySignature(center, pem, bytes, signature, core::SystemClock().Now());
+                  std::string_view signature, core::Time at) {
+      return verifier_->VerifySignature(center, pem, bytes, signature, at);
     };
   }
 
@@ -789,9 +789,10 @@ TEST_F(LedgerTest, VerifyChecksSignaturesAndFindsATamperedRecord) {
 
     int checks = 0;
     Ledger::SignatureCheck counting = [&](std::string_view center, std::string_view pem,
-                                          std::string_view bytes, std::string_view sig) {
+                                          std::string_view bytes, std::string_view sig,
+                                          core::Time at) {
       ++checks;
-      return Check()(center, pem, bytes, sig);
+      return Check()(center, pem, bytes, sig, at);
     };
     auto reports = db.ledger->Verify(counting);
     ASSERT_TRUE(reports.ok()) << reports.status().ToString();
@@ -801,9 +802,21 @@ TEST_F(LedgerTest, VerifyChecksSignaturesAndFindsATamperedRecord) {
     }
     EXPECT_EQ(checks, 8) << "payee and payer signature of each agreed record";
 
+    // Each signature is checked at the time the record was signed, not now: ten years on,
+    // when every certificate has expired, a check at that time fails where Verify passed.
+    const core::Time decade_on = core::SystemClock().Now() + std::chrono::hours(24 * 3650);
+    auto expired = db.ledger->Verify([&](std::string_view center, std::string_view pem,
+                                         std::string_view bytes, std::string_view sig, core::Time) {
+      return Check()(center, pem, bytes, sig, decade_on);
+    });
+    ASSERT_TRUE(expired.ok());
+    ASSERT_TRUE((*expired)[0].first_break.has_value());
+    EXPECT_NE((*expired)[0].first_break->problem.find("expired"), std::string::npos)
+        << (*expired)[0].first_break->problem;
+
     // A check that refuses shows up as a break at the first signed record.
     auto refused = db.ledger->Verify(
-        [](std::string_view, std::string_view, std::string_view, std::string_view) {
+        [](std::string_view, std::string_view, std::string_view, std::string_view, core::Time) {
           return core::Status(core::Code::kInvalidArgument, "refused");
         });
     ASSERT_TRUE(refused.ok());
