@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "config/yaml_document.h"
 #include "core/json.h"
 
 namespace edwc::cli {
@@ -127,19 +128,12 @@ CliConfigLocation FindCliConfig(const Args& args, EnvLookup env) {
 core::Result<CliConfig> ParseCliConfig(std::string_view text, const std::string& file) {
   CliConfig config;
   config.path = file;
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return ConfigError(file, e.mark, "", e.msg);
-  }
-  if (documents.size() > 1) {
-    return ConfigError(file, documents[1].Mark(), "", "only one YAML document is allowed");
-  }
-  if (documents.empty() || documents[0].IsNull()) return config;  // empty: no values
+  const config::YamlDocument document = config::ParseOneYamlDocument(std::string(text));
+  if (document.problem) return ConfigError(file, document.mark, "", *document.problem);
+  if (!document.root || document.root->IsNull()) return config;  // empty: no values
   std::map<std::string, YAML::Node> nested;
   EDWC_ASSIGN_OR_RETURN(auto top,
-                        StringMap(documents[0], file, "", kConfigKeys, {"tokens"}, &nested));
+                        StringMap(*document.root, file, "", kConfigKeys, {"tokens"}, &nested));
   config.url = top["url"];
   config.ca_file = top["ca"];
   config.token = top["token"];

@@ -6,6 +6,8 @@
 // nothing on error: the caller only needs to know the error was recorded.
 #include "config/load.h"
 
+#include "config/yaml_document.h"
+
 #include <arpa/inet.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -1160,21 +1162,19 @@ core::Result<CenterConfig> ParseCenterConfig(std::string_view yaml_text, const s
   fs::path base = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir), ec);
   ConfigParser parser(file, base.lexically_normal());
   CenterConfig config;
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.empty()) {
-      parser.FailAt(YAML::Mark::null_mark(), "",
-                    "the file is empty; expected a map with keys " + JoinNames(kTopKeys));
-    } else if (documents.size() > 1) {
-      parser.Fail(documents[1], "", "only one YAML document is allowed");
-    } else {
-      config = parser.Parse(documents[0]);
+  const YamlDocument document = ParseOneYamlDocument(std::string(yaml_text));
+  if (document.problem) {
+    parser.FailAt(document.mark, "", *document.problem);
+  } else if (!document.root) {
+    parser.FailAt(YAML::Mark::null_mark(), "",
+                  "the file is empty; expected a map with keys " + JoinNames(kTopKeys));
+  } else {
+    try {
+      config = parser.Parse(*document.root);
+    } catch (const YAML::Exception& e) {
+      parser.FailAt(e.mark, "", e.msg);
+      return Finish(CenterConfig(), parser.TakeErrors(), errors);
     }
-  } catch (const YAML::Exception& e) {
-    // Syntax errors: the parser's own message and mark.
-    parser.FailAt(e.mark, "", e.msg);
-    return Finish(CenterConfig(), parser.TakeErrors(), errors);
   }
   return Finish(std::move(config), parser.TakeErrors(), errors);
 }

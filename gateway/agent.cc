@@ -502,6 +502,7 @@ uint16_t Agent::peer_port() const { return impl_->peer_port; }
 uint64_t Agent::epoch() const { return impl_->epoch; }
 const config::CenterConfig& Agent::config() const { return impl_->config; }
 std::vector<RouteInfo> Agent::api_routes() const { return impl_->router.Routes(); }
+std::vector<RouteInfo> Agent::peer_routes() const { return impl_->peer_router.Routes(); }
 
 void Agent::RequestStop() {
   std::lock_guard lock(impl_->mu);

@@ -36,6 +36,8 @@ class Agent {
   // The routes of the api listener (gateway/router.h), for checking them against the API
   // description.
   std::vector<RouteInfo> api_routes() const;
+  // The routes of the peer listener, for the security test matrix.
+  std::vector<RouteInfo> peer_routes() const;
 
   // Starts a graceful stop; Wait() returns once it is done.
   void RequestStop();

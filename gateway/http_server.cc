@@ -343,6 +343,13 @@ core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::Impl::NewTlsCo
     }
     if (ec) return TlsError("tls ca " + ca_file, ec);
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    // No session resumption: a resumed session would skip the chain, expiry and revocation
+    // checks below, and OpenSSL (no session id context set) answered a resumption attempt
+    // with an internal_error alert instead of a full handshake. Peers keep connections
+    // alive, so a full handshake per connection costs little.
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(native, 0);
     if (tls.refuse_center) {
       // After OpenSSL's own chain checks, the leaf's center id against the refusals.
       ctx.set_verify_callback(

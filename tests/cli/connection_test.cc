@@ -193,6 +193,9 @@ TEST_F(CliConfigTest, UnknownKeysNameFileLineAndKey) {
            {"tokens: t\n", ":1:9: tokens: expected a map with keys viewer, broker"},
            {"- url\n", ":1:1: expected a map with keys url, ca, token, tokens"},
            {"url: a: b\n", ":1:"},
+           {"url: a\n---\nurl: b\n", ":3:1: only one YAML document is allowed"},
+           // yaml-cpp 0.7's LoadAll never returns on this (config/yaml_document.h).
+           {",\n", ":1:1: not valid YAML here"},
        }) {
     const std::string file = Write("bad.yaml", text);
     auto r = ParseCliConfig(text, file);

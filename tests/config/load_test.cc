@@ -192,6 +192,13 @@ TEST_F(LoadTest, ServerSectionIsOptional) {
   EXPECT_EQ(config->server, ServerLimits{});
 }
 
+TEST_F(LoadTest, OneDocumentOnly) {
+  ExpectOnlyError(Errors(kValid + "---\nother: 1\n"), 47, 1, "",
+                  "only one YAML document is allowed");
+  // yaml-cpp 0.7's LoadAll never returns on a stray ',' (fuzz/corpus/center_config).
+  ExpectOnlyError(Errors(",\n"), 1, 1, "", "not valid YAML here");
+}
+
 TEST_F(LoadTest, UnknownKeyWithHint) {
   auto errors = Errors(Edit(kValid, "  io_threads: 4\n", "  io_thread: 4\n"));
   ExpectOnlyError(errors, 18, 3, "server.io_thread", "unknown key (did you mean \"io_threads\"?)");
