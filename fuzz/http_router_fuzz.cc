@@ -24,6 +24,7 @@
 #include "federation/placement.h"
 #include "fuzz/fuzz_support.h"
 #include "gateway/auth.h"
+#include "gateway/beast_request.h"
 #include "gateway/certs.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
@@ -38,6 +39,7 @@ using edwc::gateway::HttpRequest;
 using edwc::gateway::HttpResponse;
 using edwc::gateway::Respond;
 using edwc::gateway::RouteContext;
+using edwc::gateway::ToHttpRequest;
 
 constexpr uint32_t kHeaderLimit = 16 * 1024;  // HttpServer::Settings defaults
 constexpr uint64_t kBodyLimit = 1024 * 1024;
@@ -130,19 +132,6 @@ Respond Checked(int* answers) {
     for (const auto& [name, value] : response.headers) has_id |= name == "x-request-id";
     EDWC_FUZZ_CHECK(has_id);
   };
-}
-
-// The server's ToHttpRequest (gateway/http_server.cc, file-local there).
-HttpRequest ToHttpRequest(const http::request_header<>& r) {
-  HttpRequest req;
-  req.method = std::string(r.method_string());
-  req.target = std::string(r.target());
-  for (const auto& field : r) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  return req;
 }
 
 // Feeds `buffer` to `parser` until it is done or an error; false on error or short input.

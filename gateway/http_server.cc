@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "core/json.h"
+#include "gateway/beast_request.h"
 #include "gateway/certs.h"
 #include "gateway/io_runtime.h"
 #include "gateway/metrics.h"
@@ -154,19 +155,6 @@ std::string SerializeResponse(const HttpResponse& out, unsigned version, bool ke
   std::string wire = SerializeHead(out, version, keep_alive, body.size(), body.size());
   if (!head) wire.append(body);
   return wire;
-}
-
-// Method, target and headers; the body is read (or streamed) separately.
-HttpRequest ToHttpRequest(const http::request_header<>& r) {
-  HttpRequest req;
-  req.method = std::string(r.method_string());
-  req.target = std::string(r.target());
-  for (const auto& field : r) {
-    std::string name(field.name_string());
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  return req;
 }
 
 // Feeds bytes already buffered to `parser` until it stops (after the header when it is
