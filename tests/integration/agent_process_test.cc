@@ -21,13 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 int RunEdwc(const testing::TempDir& dir, std::vector<std::string> args, std::string* out,
@@ -56,7 +49,7 @@ TEST_F(AgentProcessTest, CheckAcceptsAValidConfig) {
 }
 
 TEST_F(AgentProcessTest, CheckNamesFileLineAndKeyOfEveryProblem) {
-  std::string text = Slurp(config_path_);
+  std::string text = testing::ReadText(config_path_);
   // Break two things: an unknown key and a bad port.
   const std::string bad = dir_.Sub("bad.yaml");
   WriteText(bad, "colour: blue\n" + text);
@@ -87,7 +80,8 @@ TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
         cli::Spawn({EDWC_BINARY, "agent", "--config", config_path_}, dir_.Sub("agent.log"));
     ASSERT_TRUE(child.ok());
     auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);
-    ASSERT_TRUE(ready.ok()) << ready.status().ToString() << Slurp(dir_.Sub("agent.log"));
+    ASSERT_TRUE(ready.ok()) << ready.status().ToString()
+                            << testing::ReadText(dir_.Sub("agent.log"));
     EXPECT_NE(ready->find("center=procenter"), std::string::npos);
     EXPECT_NE(ready->find("epoch=" + std::to_string(run)), std::string::npos) << *ready;
     const std::string url = ready->substr(
@@ -106,9 +100,9 @@ TEST_F(AgentProcessTest, ServesThenDrainsOnSigtermAndBumpsTheEpoch) {
     ASSERT_EQ(waitpid(child->pid, &status, 0), child->pid);
     close(child->stdout_fd);
     ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << Slurp(dir_.Sub("agent.log"));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << testing::ReadText(dir_.Sub("agent.log"));
   }
-  EXPECT_NE(Slurp(dir_.Sub("agent.log")).find("stopped"), std::string::npos);
+  EXPECT_NE(testing::ReadText(dir_.Sub("agent.log")).find("stopped"), std::string::npos);
 }
 
 // promtool from Debian's prometheus package, unpacked (not installed) by
@@ -156,10 +150,11 @@ TEST(MetricsTest, PromtoolAcceptsTheMetricsOfABusyAgent) {
   const std::string command =
       "'" + promtool + "' check metrics < '" + in + "' > '" + out + "' 2>&1";
   const int rc = std::system(command.c_str());
-  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << "promtool check metrics failed:\n"
-                                                     << Slurp(out) << "\n--- /metrics:\n"
-                                                     << r->body;
-  EXPECT_EQ(Slurp(out), "") << "promtool lint findings";
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0)
+      << "promtool check metrics failed:\n"
+      << testing::ReadText(out) << "\n--- /metrics:\n"
+      << r->body;
+  EXPECT_EQ(testing::ReadText(out), "") << "promtool lint findings";
 }
 
 }  // namespace

@@ -24,13 +24,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // Polls `done` until it holds or 30 s pass; the agent's state is what is being waited for.
 bool Await(const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -101,9 +94,10 @@ TEST_F(ReloadTest, SighupAppliesTokensAndPricesAndRefusesAnInvalidConfig) {
       << ", h800 " << H800Price(new_token);
   const std::string log_path = agent_->dir + "/agent.log";
   EXPECT_TRUE(Await([&] {
-    return Slurp(log_path).find("config reloaded (SIGHUP)") != std::string::npos;
-  })) << Slurp(log_path);
-  EXPECT_NE(Slurp(log_path).find("auth.tokens"), std::string::npos) << Slurp(log_path);
+    return testing::ReadText(log_path).find("config reloaded (SIGHUP)") != std::string::npos;
+  })) << testing::ReadText(log_path);
+  EXPECT_NE(testing::ReadText(log_path).find("auth.tokens"), std::string::npos)
+      << testing::ReadText(log_path);
   // The reload did not touch the connection the requests above went over.
   EXPECT_EQ(client_->connections_opened(), 1);
 
@@ -112,10 +106,10 @@ TEST_F(ReloadTest, SighupAppliesTokensAndPricesAndRefusesAnInvalidConfig) {
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   const std::string reason = agent_->config_path + ":1:1: colour";
   EXPECT_TRUE(Await([&] {
-    const std::string log = Slurp(log_path);
+    const std::string log = testing::ReadText(log_path);
     const auto at = log.find("config reload (SIGHUP) refused");
     return at != std::string::npos && log.find(reason, at) != std::string::npos;
-  })) << Slurp(log_path);
+  })) << testing::ReadText(log_path);
   EXPECT_EQ(Get(new_token, "/v1/centers"), 200);
   EXPECT_EQ(Get(old_token, "/v1/centers"), 401);
   EXPECT_EQ(H800Price(new_token), old_price + 700);
@@ -127,11 +121,11 @@ TEST_F(ReloadTest, SighupAppliesTokensAndPricesAndRefusesAnInvalidConfig) {
   Rewrite(config::RenderCenterConfig(moved));
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   EXPECT_TRUE(Await([&] {
-    const std::string log = Slurp(log_path);
+    const std::string log = testing::ReadText(log_path);
     const auto at = log.find(agent_->config_path + ": storage");
     return at != std::string::npos &&
            log.find("cannot change without a restart", at) != std::string::npos;
-  })) << Slurp(log_path);
+  })) << testing::ReadText(log_path);
   EXPECT_EQ(Get(new_token, "/v1/centers"), 200);
 }
 
@@ -147,7 +141,7 @@ std::string SerialOf(const std::string& pem) {
   return serial.ok() ? *serial : "";
 }
 
-std::string FileSerial(const std::string& path) { return SerialOf(Slurp(path)); }
+std::string FileSerial(const std::string& path) { return SerialOf(testing::ReadText(path)); }
 
 // The serial of the certificate a new TLS connection to `url` is shown ("" on failure).
 std::string ServedSerial(const std::string& url, const gateway::ClientTls& tls) {
@@ -160,7 +154,7 @@ std::string ServedSerial(const std::string& url, const gateway::ClientTls& tls) 
 bool AwaitLog(const testing::Agent& agent, size_t from, const std::string& text) {
   const std::string path = agent.dir + "/agent.log";
   return Await([&] {
-    const std::string log = Slurp(path);
+    const std::string log = testing::ReadText(path);
     return log.size() > from && log.find(text, from) != std::string::npos;
   });
 }
@@ -168,7 +162,7 @@ bool AwaitLog(const testing::Agent& agent, size_t from, const std::string& text)
 // Issues `agent` a new certificate and key from the test CA into the files its config
 // names, and sends SIGHUP. Returns the new certificate's serial once the agent logged it.
 std::string Rotate(testing::Cluster& cluster, testing::Agent& agent) {
-  const size_t from = Slurp(agent.dir + "/agent.log").size();
+  const size_t from = testing::ReadText(agent.dir + "/agent.log").size();
   auto st = gateway::IssueCenterCert(cluster.root() + "/ca", agent.id, agent.dir);
   EXPECT_TRUE(st.ok()) << st.ToString();
   const std::string serial = FileSerial(agent.config.tls.cert);
@@ -176,7 +170,7 @@ std::string Rotate(testing::Cluster& cluster, testing::Agent& agent) {
   EXPECT_TRUE(AwaitLog(
       agent, from,
       "config reloaded (SIGHUP): changed tls (certificate serial " + serial + ", not after "))
-      << Slurp(agent.dir + "/agent.log");
+      << testing::ReadText(agent.dir + "/agent.log");
   return serial;
 }
 
@@ -330,7 +324,8 @@ TEST_F(ReloadTest, SighupRefusesCertificatesThatDoNotCheckOut) {
   const std::string token = testing::TokenFor(config::Role::kViewer);
   ASSERT_EQ(Get(token, "/v1/centers"), 200);
   const std::string serial = FileSerial(cert);
-  const std::string good_cert = Slurp(cert), good_key = Slurp(key), good_ca = Slurp(ca);
+  const std::string good_cert = testing::ReadText(cert), good_key = testing::ReadText(key),
+                    good_ca = testing::ReadText(ca);
 
   ASSERT_TRUE(gateway::IssueCenterCert(ca_dir, "intruder", root + "/intruder").ok());
   testing::IssueExpiredCenterCert(ca_dir, "center0", root + "/expired");
@@ -343,17 +338,20 @@ TEST_F(ReloadTest, SighupRefusesCertificatesThatDoNotCheckOut) {
   };
   const std::vector<Case> cases = {
       {"another center's certificate",
-       {{cert, Slurp(root + "/intruder/chain.pem")}, {key, Slurp(root + "/intruder/center.key")}},
+       {{cert, testing::ReadText(root + "/intruder/chain.pem")},
+        {key, testing::ReadText(root + "/intruder/center.key")}},
        cert + " is the certificate of center 'intruder', not of 'center0'"},
       {"a key that does not match",
-       {{key, Slurp(root + "/intruder/center.key")}},
+       {{key, testing::ReadText(root + "/intruder/center.key")}},
        key + " does not match the certificate " + cert},
       {"an expired certificate",
-       {{cert, Slurp(root + "/expired/chain.pem")}, {key, Slurp(root + "/expired/center.key")}},
+       {{cert, testing::ReadText(root + "/expired/chain.pem")},
+        {key, testing::ReadText(root + "/expired/center.key")}},
        cert + " does not verify against " + ca +
            ": certificate verification failed: certificate has expired"},
       {"a certificate from another CA",
-       {{cert, Slurp(root + "/foreign/chain.pem")}, {key, Slurp(root + "/foreign/center.key")}},
+       {{cert, testing::ReadText(root + "/foreign/chain.pem")},
+        {key, testing::ReadText(root + "/foreign/center.key")}},
        // OpenSSL's reason depends on whether the chain file carries the other CA.
        cert + " does not verify against " + ca + ": certificate verification failed: "},
       {"a CA file that does not parse",
@@ -364,11 +362,11 @@ TEST_F(ReloadTest, SighupRefusesCertificatesThatDoNotCheckOut) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     for (const auto& [path, text] : c.files) WriteFile(path, text);
-    const size_t from = Slurp(log_path).size();
+    const size_t from = testing::ReadText(log_path).size();
     ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
     EXPECT_TRUE(AwaitLog(*agent_, from,
                          "config reload (SIGHUP) refused, keeping the running config: " + c.reason))
-        << Slurp(log_path).substr(from);
+        << testing::ReadText(log_path).substr(from);
     WriteFile(cert, good_cert);
     WriteFile(key, good_key);
     WriteFile(ca, good_ca);
@@ -377,10 +375,10 @@ TEST_F(ReloadTest, SighupRefusesCertificatesThatDoNotCheckOut) {
   }
   EXPECT_EQ(client_->connections_opened(), 1);
   // The same files again are no change at all.
-  const size_t from = Slurp(log_path).size();
+  const size_t from = testing::ReadText(log_path).size();
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   EXPECT_TRUE(AwaitLog(*agent_, from, "config reloaded (SIGHUP): nothing changed"))
-      << Slurp(log_path).substr(from);
+      << testing::ReadText(log_path).substr(from);
 }
 
 // CA rotation: a bundle of the old and the new CA in tls.ca lets peers with certificates
@@ -389,10 +387,10 @@ TEST_F(ReloadTest, SighupRotatesTheFederationCaThroughABundle) {
   agent_ = &cluster_.Start("center0", "");
   const std::string root = cluster_.root();
   const std::string ca = agent_->config.tls.ca;
-  const std::string old_ca = Slurp(ca);
+  const std::string old_ca = testing::ReadText(ca);
   ASSERT_TRUE(gateway::InitDevCa(root + "/new-ca").ok());
   ASSERT_TRUE(gateway::IssueCenterCert(root + "/new-ca", "visitor", root + "/visitor").ok());
-  const std::string new_ca = Slurp(root + "/new-ca/ca.pem");
+  const std::string new_ca = testing::ReadText(root + "/new-ca/ca.pem");
   const gateway::ClientTls visitor{ca, root + "/visitor/chain.pem", root + "/visitor/center.key",
                                    true};
   // Any answer will do: a refused client certificate fails the request (under TLS 1.3 the
@@ -404,31 +402,31 @@ TEST_F(ReloadTest, SighupRotatesTheFederationCaThroughABundle) {
   WriteFile(ca, old_ca + new_ca);  // the client side (this test) trusts both from now on
   EXPECT_FALSE(visitor_connects());
   const std::string log_path = agent_->dir + "/agent.log";
-  size_t from = Slurp(log_path).size();
+  size_t from = testing::ReadText(log_path).size();
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   EXPECT_TRUE(AwaitLog(*agent_, from, "config reloaded (SIGHUP): changed tls"))
-      << Slurp(log_path).substr(from);
+      << testing::ReadText(log_path).substr(from);
   EXPECT_TRUE(visitor_connects());
 
   // The center's own certificate from the new CA, the bundle kept.
   ASSERT_TRUE(gateway::IssueCenterCert(root + "/new-ca", "center0", agent_->dir).ok());
   const std::string serial = FileSerial(agent_->config.tls.cert);
-  from = Slurp(log_path).size();
+  from = testing::ReadText(log_path).size();
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   EXPECT_TRUE(AwaitLog(*agent_, from,
                        "config reloaded (SIGHUP): changed tls (certificate serial " + serial))
-      << Slurp(log_path).substr(from);
+      << testing::ReadText(log_path).substr(from);
   EXPECT_EQ(ServedSerial(agent_->api_url, {ca, "", "", false}), serial);
   EXPECT_TRUE(visitor_connects());
 
   // Dropping the new CA now would leave the center's own certificate unverifiable.
   WriteFile(ca, old_ca);
-  from = Slurp(log_path).size();
+  from = testing::ReadText(log_path).size();
   ASSERT_EQ(kill(agent_->child.pid, SIGHUP), 0);
   EXPECT_TRUE(AwaitLog(*agent_, from,
                        "refused, keeping the running config: " + agent_->config.tls.cert +
                            " does not verify against " + ca))
-      << Slurp(log_path).substr(from);
+      << testing::ReadText(log_path).substr(from);
 }
 
 }  // namespace

@@ -39,13 +39,6 @@ const std::map<std::string, std::string> kNotApplicable = {
 // rather than reported untrusted.
 constexpr const char* kChecks = "-p -E -f -S -U";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 bool HaveTestssl() { return std::system("command -v testssl >/dev/null 2>&1") == 0; }
 
 // testssl.sh 3.0 has no option for a client certificate (--mtls came in 3.2), so it is
@@ -103,10 +96,10 @@ class TestsslTest : public ::testing::Test {
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
     std::cout << "testssl.sh on the " << name << " listener (" << took.count() << " s, exit status "
               << status << "):\n"
-              << Slurp(text_file) << std::endl;
+              << testing::ReadText(text_file) << std::endl;
     std::vector<Finding> out;
     json::error_code ec;
-    json::value doc = json::parse(Slurp(json_file), ec);
+    json::value doc = json::parse(testing::ReadText(json_file), ec);
     if (ec || !doc.is_array()) {
       ADD_FAILURE() << "no JSON report from: " << command;
       return out;

@@ -109,6 +109,13 @@ bool TlsHandshakeSucceeds(uint16_t port, int version, const char* ciphers12,
   return ok;
 }
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 std::string TokenFor(config::Role role) {
   return "test-" + std::string(config::RoleName(role)) + "-token";
 }

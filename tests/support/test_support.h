@@ -47,6 +47,10 @@ void IssueExpiredCenterCert(const std::string& ca_dir, const std::string& center
 bool TlsHandshakeSucceeds(uint16_t port, int version, const char* ciphers12 = nullptr,
                           const TestPki* client = nullptr);
 
+// The whole content of the file at `path`; empty when it cannot be read (a log not
+// written yet reads as empty).
+std::string ReadText(const std::string& path);
+
 // The bearer token the test config accepts for each role: "test-viewer-token", ...
 std::string TokenFor(config::Role role);
 
