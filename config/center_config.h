@@ -62,6 +62,7 @@ struct ServerLimits {
   int io_threads = 2;                       // threads running the io_context, 1..64
   int max_connections = 10000;              // open connections per listener; more are refused
   uint32_t header_limit_bytes = 16 * 1024;  // larger request headers get 431
+  uint32_t url_limit_bytes = 8 * 1024;      // longer request targets get 414
   uint64_t body_limit_bytes = 1024 * 1024;  // larger bodies get 413
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds read_timeout{15000};   // for one whole request once started
@@ -69,6 +70,19 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
   std::chrono::milliseconds drain_timeout{10000};  // on SIGTERM, longest wait for in-flight
   bool operator==(const ServerLimits&) const = default;
+};
+
+// rate_limits: how many requests one caller may make, as a token bucket: `per_second` on
+// average, up to `burst` at once. Off (no limit) while per_second is 0, the default.
+struct RateLimit {
+  uint32_t per_second = 0;
+  uint32_t burst = 0;  // >= 1 when per_second is set; defaults to per_second
+  bool operator==(const RateLimit&) const = default;
+};
+struct RateLimits {
+  RateLimit per_token;  // each API bearer token (by name), on routes that need one
+  RateLimit per_peer;   // each peer center (by its certificate), on the peer listener
+  bool operator==(const RateLimits&) const = default;
 };
 
 struct InventoryEntry {
@@ -201,6 +215,7 @@ struct CenterConfig {
   JobSettings jobs;
   DatasetSettings datasets;
   CreditConfig credit;
+  RateLimits rate_limits;  // applied without a restart
   // log: format (text, json), level and the access log; all applied without a restart.
   core::LogSettings log;
   bool operator==(const CenterConfig&) const = default;

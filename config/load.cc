@@ -46,7 +46,7 @@ constexpr std::string_view kHubs[] = {
 constexpr std::string_view kRoles[] = {"viewer", "broker", "finance", "operator"};
 constexpr std::string_view kTopKeys[] = {"center",   "listen",  "tls",  "storage",    "server",
                                          "capacity", "pricing", "auth", "federation", "jobs",
-                                         "datasets", "credit",  "log"};
+                                         "datasets", "credit",  "log",  "rate_limits"};
 // In core::LogLevel and core::LogFormat order.
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};
@@ -465,6 +465,8 @@ class ConfigParser {
   void ParseJobs(const Field& field, JobSettings* out);
   void ParseCredit(const Field& field, CreditConfig* out);
   void ParseLog(const Field& field, core::LogSettings* out);
+  void ParseRateLimits(const Field& field, RateLimits* out);
+  void ParseRateLimit(const Field& field, RateLimit* out);
   void ParseDatasets(const Field& field, DatasetSettings* out);
   void ParseResidency(const Field& field, std::vector<core::ResidencyRule>* out);
   std::vector<std::string> ParseList(
@@ -576,6 +578,9 @@ CenterConfig ConfigParser::Parse(const YAML::Node& root) {
   }
   if (auto f = Find(*top, "credit", Presence::kOptional)) ParseCredit(*f, &config.credit);
   if (auto f = Find(*top, "log", Presence::kOptional)) ParseLog(*f, &config.log);
+  if (auto f = Find(*top, "rate_limits", Presence::kOptional)) {
+    ParseRateLimits(*f, &config.rate_limits);
+  }
   return config;
 }
 
@@ -691,9 +696,9 @@ void ConfigParser::ParseStorage(const Field& field, StorageConfig* out) {
 }
 
 void ConfigParser::ParseServer(const Field& field, ServerLimits* out) {
-  auto m = Map(field,
-               {"io_threads", "max_connections", "header_limit", "body_limit", "handshake_timeout",
-                "read_timeout", "write_timeout", "idle_timeout", "drain_timeout"});
+  auto m = Map(field, {"io_threads", "max_connections", "header_limit", "url_limit", "body_limit",
+                       "handshake_timeout", "read_timeout", "write_timeout", "idle_timeout",
+                       "drain_timeout"});
   if (!m) return;
   constexpr auto kOpt = Presence::kOptional;
   if (auto v = Get(*m, "io_threads", IntegerIn(1, 64), kOpt))
@@ -702,6 +707,16 @@ void ConfigParser::ParseServer(const Field& field, ServerLimits* out) {
   if (connections) out->max_connections = static_cast<int>(*connections);
   auto header = Get(*m, "header_limit", SizeIn(kKiB, kMiB), kOpt);
   if (header) out->header_limit_bytes = static_cast<uint32_t>(*header);
+  // The request target is part of the header: by default at most the header limit.
+  out->url_limit_bytes = std::min(out->url_limit_bytes, out->header_limit_bytes);
+  if (auto v = Get(*m, "url_limit", SizeIn(256, kMiB), kOpt)) {
+    out->url_limit_bytes = static_cast<uint32_t>(*v);
+    if (*v > out->header_limit_bytes) {
+      const Field& f = m->fields.at("url_limit");
+      Fail(f.node, f.path,
+           "must not be over header_limit (" + std::to_string(out->header_limit_bytes) + " bytes)");
+    }
+  }
   if (auto v = Get(*m, "body_limit", SizeIn(kKiB, kGiB), kOpt)) out->body_limit_bytes = *v;
   const milliseconds kMin(1), kMax(std::chrono::hours(24));
   std::pair<const char*, milliseconds*> timeouts[] = {
@@ -956,6 +971,25 @@ void ConfigParser::ParseLog(const Field& field, core::LogSettings* out) {
     out->level = static_cast<core::LogLevel>(index(kLogLevels, *v));
   }
   if (auto v = Get(*m, "access", Boolean(), kOpt)) out->access = *v;
+}
+
+void ConfigParser::ParseRateLimits(const Field& field, RateLimits* out) {
+  auto m = Map(field, {"per_token", "per_peer"});
+  if (!m) return;
+  if (auto f = Find(*m, "per_token", Presence::kOptional)) ParseRateLimit(*f, &out->per_token);
+  if (auto f = Find(*m, "per_peer", Presence::kOptional)) ParseRateLimit(*f, &out->per_peer);
+}
+
+void ConfigParser::ParseRateLimit(const Field& field, RateLimit* out) {
+  auto m = Map(field, {"per_second", "burst"});
+  if (!m) return;
+  if (auto v = Get(*m, "per_second", IntegerIn(1, 10000000))) {
+    out->per_second = static_cast<uint32_t>(*v);
+    out->burst = out->per_second;
+  }
+  if (auto v = Get(*m, "burst", IntegerIn(1, 10000000), Presence::kOptional)) {
+    out->burst = static_cast<uint32_t>(*v);
+  }
 }
 
 void ConfigParser::ParseInventory(const Field& field, std::vector<InventoryEntry>* out) {

@@ -49,7 +49,11 @@ Result<int64_t> ToInt(const json::value& v, std::string_view field, int64_t min,
 }  // namespace
 
 Result<json::value> ParseJson(std::string_view text) {
-  json::stream_parser parser;
+  // Boost.JSON's default depth, made explicit: deeper input is refused before it can cost
+  // much memory, and values are never walked recursively deeper than this.
+  json::parse_options options;
+  options.max_depth = 32;
+  json::stream_parser parser({}, options);
   boost::system::error_code ec;
   const size_t consumed = parser.write(text.data(), text.size(), ec);
   size_t offset = consumed;

@@ -24,6 +24,10 @@ std::string_view CodeName(Code code) {
       return "payload_too_large";
     case Code::kHeadersTooLarge:
       return "headers_too_large";
+    case Code::kUriTooLong:
+      return "uri_too_long";
+    case Code::kRequestTimeout:
+      return "request_timeout";
     case Code::kResourceExhausted:
       return "resource_exhausted";
     case Code::kFailedPrecondition:

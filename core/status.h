@@ -27,6 +27,8 @@ enum class Code {
   kMethodNotAllowed,    // route exists, method does not
   kPayloadTooLarge,     // body over the configured limit
   kHeadersTooLarge,     // request header over the configured limit
+  kUriTooLong,          // request target over the configured limit
+  kRequestTimeout,      // a request that started did not arrive in time
   kResourceExhausted,   // capacity, rate or connection limit
   kFailedPrecondition,  // state does not allow the operation (not ready, expired)
   kUnavailable,         // transient: peer down, shutting down; retry may succeed

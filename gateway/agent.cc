@@ -1,7 +1,9 @@
 #include "gateway/agent.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -29,6 +31,7 @@
 #include "gateway/job_service.h"
 #include "gateway/metrics.h"
 #include "gateway/peer_client.h"
+#include "gateway/rate_limiter.h"
 #include "gateway/router.h"
 #include "gateway/settlement_service.h"
 #include "gateway/transfer_service.h"
@@ -76,6 +79,7 @@ ServerSettings ListenerSettings(const config::CenterConfig& c, const config::Lis
   s.port = l.port;
   s.max_connections = c.server.max_connections;
   s.header_limit_bytes = c.server.header_limit_bytes;
+  s.url_limit_bytes = c.server.url_limit_bytes;
   s.body_limit_bytes = c.server.body_limit_bytes;
   s.handshake_timeout = c.server.handshake_timeout;
   s.read_timeout = c.server.read_timeout;
@@ -128,6 +132,25 @@ core::Status Agent::CheckTls(const config::CenterConfig& c) {
   return LoadTls(c, core::SystemClock().Now()).status();
 }
 
+// A full api listener, plus the peers' connections, the store's files and job logs, need
+// more descriptors than the usual soft limit of 1,024: raise it toward the hard limit (as
+// nginx's worker_rlimit_nofile does), and say so when even that is short.
+void RaiseFileLimit(const config::ServerLimits& server) {
+  const rlim_t wanted = static_cast<rlim_t>(server.max_connections) + 2048;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+  const rlim_t was = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+  if (limit.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+  if (limit.rlim_cur < wanted) {
+    core::LogWarn("agent", "open-file limit is " + std::to_string(limit.rlim_cur) + " (hard " +
+                               std::to_string(limit.rlim_max) + "), below the " +
+                               std::to_string(wanted) + " that server.max_connections " +
+                               std::to_string(server.max_connections) +
+                               " needs: connections past it are refused at accept");
+  }
+}
+
 void WatchConfig(Agent::Impl* p);
 void ApplyConfigChanges(Agent::Impl* p, const std::string& why);
 void StopWatchingConfig(Agent::Impl* p);
@@ -140,8 +163,10 @@ struct Agent::Impl {
         auth(config.tokens),
         capacity(std::move(source)),
         api(config, &clock, &metrics),
-        router(&auth, &metrics),
-        peer_router(&auth, &metrics) {}
+        token_limits(config.rate_limits.per_token),
+        peer_limits(config.rate_limits.per_peer),
+        router(&auth, &metrics, &token_limits),
+        peer_router(&auth, &metrics, &peer_limits) {}
   // The I/O threads stop before anything they may touch (server, router, store) goes,
   // whichever way the agent ends, including a failed Start.
   ~Impl() {
@@ -169,6 +194,8 @@ struct Agent::Impl {
   std::unique_ptr<TransferService> transfers;
   std::unique_ptr<SettlementService> settlements;
   ApiService api;
+  RateLimiter token_limits;  // rate_limits.per_token, on the api listener
+  RateLimiter peer_limits;   // rate_limits.per_peer, on the peer listener
   Router router;
   Router peer_router;  // peer routes only: mTLS identifies the caller, no bearer tokens
   std::unique_ptr<HttpServer> server;
@@ -333,6 +360,14 @@ void ApplyConfigChanges(Agent::Impl* p, const std::string& why) {
     p->federation->SetRevoked(fresh->federation.revoked);
     changed.emplace_back("federation.revoked [" + Joined(fresh->federation.revoked) + "]");
   }
+  if (fresh->rate_limits.per_token != running.rate_limits.per_token) {
+    p->token_limits.SetLimit(fresh->rate_limits.per_token);
+    changed.emplace_back("rate_limits.per_token");
+  }
+  if (fresh->rate_limits.per_peer != running.rate_limits.per_peer) {
+    p->peer_limits.SetLimit(fresh->rate_limits.per_peer);
+    changed.emplace_back("rate_limits.per_peer");
+  }
   if (fresh->log != running.log) {
     core::ConfigureLog(fresh->log, fresh->center.id);
     changed.emplace_back("log");
@@ -358,6 +393,7 @@ Agent::~Agent() = default;
 core::Result<std::unique_ptr<Agent>> Agent::Start(config::CenterConfig config,
                                                   bool handle_signals) {
   core::ConfigureLog(config.log, config.center.id);  // before anything logs
+  RaiseFileLimit(config.server);
   EDWC_ASSIGN_OR_RETURN(CenterTls tls, LoadTls(config, core::SystemClock().Now()));
   auto capacity = MakeCapacity(config.capacity);
   if (!capacity.ok()) return capacity.status().WithContext("capacity");

@@ -188,7 +188,9 @@ struct Connection {
   // reading a request, writing a response) has taken too long. Set by the session;
   // read by the sweeper on any thread.
   std::atomic<int64_t> deadline_ns{std::numeric_limits<int64_t>::max()};
-  bool idle = false;                      // on the connection's executor only
+  // Waiting for a next request: set on the connection's executor, read by the acceptor.
+  std::atomic<bool> idle{false};
+  std::atomic<bool> shed{false};          // chosen by ShedOldestIdle
   bool timed_out = false;                 // on the connection's executor only
   std::list<Connection*>::iterator self;  // GUARDED_BY(Impl::mu)
 
@@ -270,14 +272,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   net::awaitable<bool> WriteResponse(Connection& conn, HttpResponse& out, unsigned version,
                                      bool keep_alive, bool head);
   net::awaitable<bool> WriteContinue(Connection& conn);
-  // Answers what can be answered about a request that could not be read.
-  net::awaitable<void> AnswerReadError(Connection& conn, boost::system::error_code ec);
+  // Answers what can be answered about a request that could not be read (408 when it
+  // timed out). `line_too_long`: the request line alone was over the header limit (414).
+  net::awaitable<void> AnswerReadError(Connection& conn, boost::system::error_code ec,
+                                       bool line_too_long = false);
   // `record`: count the answer in metrics (unless whoever made the error already did).
   net::awaitable<void> WriteErrorAndLinger(Connection& conn, unsigned version, Status error,
                                            bool record = true);
+  Status UriTooLong() const {
+    return Status(Code::kUriTooLong, "request target longer than " +
+                                         std::to_string(settings.url_limit_bytes) + " bytes");
+  }
   void CountTimeout(const Connection& conn) {
     if (conn.timed_out && metrics) metrics->timeouts++;
   }
+  // At the connection cap: closes the connection that has been open longest among those
+  // waiting for a next request. False when none is.
+  bool ShedOldestIdle();
   void Register(Connection* c);
   void Unregister(Connection* c);
   // Cancels c's pending operation on its own executor if it is still registered and
@@ -301,6 +312,9 @@ core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::Impl::NewTlsCo
   SSL_CTX_set_options(
       native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_min_proto_version(native, tls.require_client_cert ? TLS1_3_VERSION : TLS1_2_VERSION);
+  // An idle connection keeps no TLS read or write buffer (about 34 KiB together), so that
+  // thousands of keep-alive connections cost little memory.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
     return Status(Code::kInternal, "TLS 1.2 cipher list refused by OpenSSL");
   }
@@ -353,6 +367,18 @@ core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::Impl::NewTlsCo
     }
   }
   return made;
+}
+
+bool HttpServer::Impl::ShedOldestIdle() {
+  std::lock_guard lock(mu);
+  // Newest first in the list: the oldest are at its end.
+  for (auto it = connections.rbegin(); it != connections.rend(); ++it) {
+    Connection* c = *it;
+    if (!c->idle.load() || c->shed.exchange(true)) continue;
+    CancelOnExecutor(c, [](Connection* conn) { return conn->idle.load(); });
+    return true;
+  }
+  return false;
 }
 
 void HttpServer::Impl::Register(Connection* c) {
@@ -430,10 +456,16 @@ net::awaitable<void> HttpServer::Impl::Accept() {
       continue;
     }
     if (open.load() >= settings.max_connections) {
-      if (metrics) metrics->connections_rejected++;
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
+      // Make room by closing an idle keep-alive connection (its client reconnects when it
+      // has something to ask); refuse the new one only when every connection is busy.
+      if (ShedOldestIdle()) {
+        if (metrics) metrics->connections_shed++;
+      } else {
+        if (metrics) metrics->connections_rejected++;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
     }
     open++;
     if (metrics) {
@@ -473,9 +505,16 @@ net::awaitable<void> HttpServer::Impl::WriteErrorAndLinger(Connection& conn, uns
 }
 
 net::awaitable<void> HttpServer::Impl::AnswerReadError(Connection& conn,
-                                                       boost::system::error_code ec) {
+                                                       boost::system::error_code ec,
+                                                       bool line_too_long) {
   if (conn.timed_out) {
     CountTimeout(conn);
+    co_await WriteErrorAndLinger(
+        conn, 11,
+        Status(Code::kRequestTimeout, "request not received within " +
+                                          std::to_string(settings.read_timeout.count()) + " ms"));
+  } else if (ec == http::error::header_limit && line_too_long) {
+    co_await WriteErrorAndLinger(conn, 11, UriTooLong());
   } else if (ec == http::error::header_limit) {
     co_await WriteErrorAndLinger(
         conn, 11,
@@ -659,6 +698,7 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
         server_closes = true;
         break;
       }
+      conn.shed = false;
       conn.idle = true;
       conn.SetDeadline(settings.idle_timeout);
       auto [iec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
@@ -682,7 +722,13 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       rec = ec;
     }
     if (rec) {
-      co_await AnswerReadError(conn, rec);
+      // The parser takes the request line as soon as it is whole: none over the header
+      // limit means the line itself, so its target, is what is too long.
+      co_await AnswerReadError(conn, rec, header.get().target().empty());
+      break;
+    }
+    if (header.get().target().size() > settings.url_limit_bytes) {
+      co_await WriteErrorAndLinger(conn, header.get().version(), UriTooLong());
       break;
     }
     const bool client_keep_alive = header.get().keep_alive();
@@ -808,7 +854,7 @@ void HttpServer::Drain(std::function<void()> done) {
     if (!finished) impl->drain_done = std::move(done);
     // Idle connections close now; busy ones close after their response.
     for (Connection* c : impl->connections) {
-      impl->CancelOnExecutor(c, [](Connection* conn) { return conn->idle; });
+      impl->CancelOnExecutor(c, [](Connection* conn) { return conn->idle.load(); });
     }
   }
   net::post(impl->acceptor.get_executor(), [impl] {

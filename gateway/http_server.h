@@ -2,11 +2,13 @@
 // required, CA-verified client certificate, for the peer listener), HTTP/1.1 keep-alive,
 // one coroutine per connection on its own strand, limits and timeouts on everything:
 // handshake, the wait for a request (idle), reading one request, writing one response;
-// header and body size limits (431, 413), a cap on open connections. Bodies of any size
-// stream 1 MiB at a time: requests into an UploadHandler's BodySink (answering
-// `Expect: 100-continue` once a sink took them), responses from a BodySource. Drain() stops
-// accepting, closes idle connections, lets in-flight requests finish and closes their
-// connections after the response.
+// a request that started and did not arrive in time gets 408; header, request-target and
+// body size limits (431, 414, 413); a cap on open connections, at which the connection idle
+// the longest is closed to make room (or, when none is idle, the new one is refused). Bodies of any
+// size stream 1 MiB at a time: requests into an UploadHandler's BodySink (answering `Expect:
+// 100-continue` once a sink took them), responses from a BodySource. Drain() stops accepting,
+// closes idle connections, lets in-flight requests finish and closes their connections after the
+// response.
 //
 // Certificates reload without a restart: MakeTlsContext, then UseTlsContext. Handshakes
 // from then on present the new certificate (and, on the peer listener, verify clients
@@ -48,6 +50,7 @@ struct ServerSettings {
   uint16_t port = 0;  // 0 = ephemeral
   int max_connections = 10000;
   uint32_t header_limit_bytes = 16 * 1024;
+  uint32_t url_limit_bytes = 8 * 1024;  // request target; at most header_limit_bytes
   uint64_t body_limit_bytes = 1024 * 1024;
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds read_timeout{15000};

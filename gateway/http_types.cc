@@ -72,8 +72,12 @@ int HttpStatusFor(core::Code code) {
       return 409;
     case core::Code::kFailedPrecondition:
       return 409;
+    case core::Code::kRequestTimeout:
+      return 408;
     case core::Code::kPayloadTooLarge:
       return 413;
+    case core::Code::kUriTooLong:
+      return 414;
     case core::Code::kResourceExhausted:
       return 429;
     case core::Code::kHeadersTooLarge:

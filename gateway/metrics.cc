@@ -142,8 +142,11 @@ std::string Metrics::RenderPrometheus() const {
   AppendCounter(out, "edwc_connections_accepted_total", "Connections accepted.", "counter",
                 static_cast<double>(connections_accepted.load()));
   AppendCounter(out, "edwc_connections_rejected_total",
-                "Connections refused because max_connections was reached.", "counter",
+                "Connections refused at max_connections, none being idle.", "counter",
                 static_cast<double>(connections_rejected.load()));
+  AppendCounter(out, "edwc_connections_shed_total",
+                "Idle connections closed at max_connections to make room for a new one.", "counter",
+                static_cast<double>(connections_shed.load()));
   AppendCounter(out, "edwc_tls_handshake_failures_total", "TLS handshakes that failed.", "counter",
                 static_cast<double>(handshake_failures.load()));
   AppendCounter(out, "edwc_connection_timeouts_total",

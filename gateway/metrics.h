@@ -41,7 +41,8 @@ class Metrics {
   // api and peer listeners of an agent).
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_rejected{0};  // over max_connections
+  std::atomic<uint64_t> connections_rejected{0};  // over max_connections, none idle
+  std::atomic<uint64_t> connections_shed{0};      // idle ones closed to make room
   std::atomic<uint64_t> handshake_failures{0};
   std::atomic<uint64_t> timeouts{0};  // handshake, idle, read or write deadline hit
 

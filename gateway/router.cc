@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/request_id.h"
 #include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
 
 namespace edwc::gateway {
 
@@ -173,7 +174,8 @@ std::string_view RouteContext::Param(std::string_view name) const {
   return {};
 }
 
-Router::Router(const Authenticator* auth, Metrics* metrics) : auth_(auth), metrics_(metrics) {}
+Router::Router(const Authenticator* auth, Metrics* metrics, RateLimiter* limiter)
+    : auth_(auth), metrics_(metrics), limiter_(limiter) {}
 
 void Router::Add(std::string_view method, std::string_view pattern, Access access,
                  RouteHandler handler) {
@@ -271,9 +273,18 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
                        "router's upload handler")));
   }
   RouteContext ctx;
-  core::Status allowed = Authorize(*found, request, &ctx);
+  int64_t retry_after_ns = 0;
+  core::Status allowed = Authorize(*found, request, &ctx, &retry_after_ns);
   record.SetCaller(ctx.principal);
-  if (!allowed.ok()) return answer(HttpResponse::Error(allowed));
+  if (!allowed.ok()) {
+    HttpResponse r = HttpResponse::Error(allowed);
+    if (retry_after_ns > 0) {
+      // Whole seconds (RFC 9110 10.2.3), rounded up; the message says the milliseconds.
+      r.headers.emplace_back("Retry-After",
+                             std::to_string((retry_after_ns + 999'999'999) / 1'000'000'000));
+    }
+    return answer(std::move(r));
+  }
   Match(*found, path, &ctx);
   found->handler(request, ctx,
                  [record = std::move(record), respond = std::move(respond)](HttpResponse r) {
@@ -282,19 +293,32 @@ void Router::Dispatch(HttpRequest& request, Respond respond) const {
                  });
 }
 
-core::Status Router::Authorize(const Route& route, const HttpRequest& request,
-                               RouteContext* ctx) const {
-  if (route.access.is_public) return core::Status::Ok();
-  auto principal = auth_->Authenticate(request.Header("authorization"));
-  if (!principal.ok()) return principal.status();
-  const auto& roles = route.access.roles;
-  if (std::find(roles.begin(), roles.end(), (*principal)->role) == roles.end()) {
-    return core::Status(core::Code::kPermissionDenied,
-                        "role " + std::string(config::RoleName((*principal)->role)) + " may not " +
-                            request.method + " " + route.pattern + "; it needs " + RoleList(roles));
+core::Status Router::Authorize(const Route& route, const HttpRequest& request, RouteContext* ctx,
+                               int64_t* retry_after_ns) const {
+  if (!route.access.is_public) {
+    auto principal = auth_->Authenticate(request.Header("authorization"));
+    if (!principal.ok()) return principal.status();
+    const auto& roles = route.access.roles;
+    if (std::find(roles.begin(), roles.end(), (*principal)->role) == roles.end()) {
+      return core::Status(core::Code::kPermissionDenied,
+                          "role " + std::string(config::RoleName((*principal)->role)) +
+                              " may not " + request.method + " " + route.pattern + "; it needs " +
+                              RoleList(roles));
+    }
+    ctx->principal = *principal;
   }
-  ctx->principal = *principal;
-  return core::Status::Ok();
+  if (limiter_ == nullptr) return core::Status::Ok();
+  // Public api routes (health, metrics, the dashboard's files) name no caller to limit.
+  const std::string& caller = ctx->principal ? ctx->principal->name : request.peer_center;
+  if (caller.empty()) return core::Status::Ok();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  if (limiter_->Allow(caller, now_ns, retry_after_ns)) return core::Status::Ok();
+  return core::Status(core::Code::kResourceExhausted,
+                      std::string(ctx->principal ? "token " : "center ") + caller +
+                          " is over its rate limit; retry in " +
+                          std::to_string((*retry_after_ns + 999'999) / 1'000'000) + " ms");
 }
 
 core::Result<std::shared_ptr<BodySink>> Router::DispatchUpload(HttpRequest& head) const {
@@ -318,7 +342,8 @@ core::Result<std::shared_ptr<BodySink>> Router::DispatchUpload(HttpRequest& head
     return st;
   };
   RouteContext ctx;
-  core::Status allowed = Authorize(*found, head, &ctx);
+  int64_t retry_after_ns = 0;  // the server's refusal carries no headers; the message says
+  core::Status allowed = Authorize(*found, head, &ctx, &retry_after_ns);
   record.SetCaller(ctx.principal);
   if (!allowed.ok()) return refuse(allowed);
   Match(*found, path, &ctx);

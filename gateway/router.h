@@ -1,6 +1,8 @@
 // Router: dispatches requests by method and path pattern ("/v1/centers/{id}") to route
 // handlers, checks the caller's role, answers 404 and 405 (with Allow), and records
-// every answer in Metrics under its route pattern.
+// every answer in Metrics under its route pattern. With a RateLimiter, each caller (a
+// token's name on routes that need a token, a peer center on the peer listener) is held to
+// its rate: over it, 429 with Retry-After.
 //
 // Every request gets a request id (core/request_id.h): the caller's X-Request-Id when it
 // is valid, else a new one. It is current while the handler runs, comes back in the
@@ -26,6 +28,7 @@
 namespace edwc::gateway {
 
 class Metrics;
+class RateLimiter;
 
 // What a route handler sees beyond the request.
 struct RouteContext {
@@ -56,7 +59,8 @@ struct RouteInfo {
 
 class Router {
  public:
-  Router(const Authenticator* auth, Metrics* metrics);
+  // `limiter` (optional) must outlive the router.
+  Router(const Authenticator* auth, Metrics* metrics, RateLimiter* limiter = nullptr);
 
   // REQUIRES: before serving. `pattern` segments in braces are captured.
   void Add(std::string_view method, std::string_view pattern, Access access, RouteHandler handler);
@@ -95,11 +99,14 @@ class Router {
     bool routine = false;  // MarkRoutine
   };
   static bool Match(const Route& r, std::string_view path, RouteContext* ctx);
-  // The caller's token and role against the route's Access; sets ctx->principal.
-  core::Status Authorize(const Route& route, const HttpRequest& request, RouteContext* ctx) const;
+  // The caller's token and role against the route's Access (sets ctx->principal), then
+  // the caller's rate; over it, *retry_after_ns says when to come back.
+  core::Status Authorize(const Route& route, const HttpRequest& request, RouteContext* ctx,
+                         int64_t* retry_after_ns) const;
 
   const Authenticator* auth_;
   Metrics* metrics_;
+  RateLimiter* limiter_;
   std::vector<Route> routes_;
   bool has_uploads_ = false;  // spares DispatchUpload a route scan on servers without any
 };

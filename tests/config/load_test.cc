@@ -446,6 +446,44 @@ TEST_F(LoadTest, LogSectionIsOptionalAndStrict) {
                   "expected a scalar");
 }
 
+TEST_F(LoadTest, RateLimitsAreOptionalAndChecked) {
+  auto plain = Load(kValid);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->rate_limits, RateLimits{}) << "no limit unless configured";
+  auto both = Load(kValid +
+                   "rate_limits:\n  per_token: {per_second: 50, burst: 200}\n"
+                   "  per_peer: {per_second: 5000}\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->rate_limits.per_token, (RateLimit{50, 200}));
+  EXPECT_EQ(both->rate_limits.per_peer, (RateLimit{5000, 5000})) << "burst defaults to the rate";
+
+  const int at = static_cast<int>(std::count(kValid.begin(), kValid.end(), '\n')) + 1;
+  ExpectOnlyError(Errors(kValid + "rate_limits:\n  per_token: {burst: 10}\n"), at + 1, 14,
+                  "rate_limits.per_token.per_second", "missing");
+  ExpectOnlyError(Errors(kValid + "rate_limits:\n  per_token: {per_second: 0}\n"), at + 1, 27,
+                  "rate_limits.per_token.per_second", "\"0\" is out of range 1..10000000");
+  ExpectOnlyError(Errors(kValid + "rate_limits:\n  per_tokens: {per_second: 5}\n"), at + 1, 3,
+                  "rate_limits.per_tokens", "unknown key (did you mean \"per_token\"?)");
+}
+
+TEST_F(LoadTest, UrlLimitIsWithinTheHeaderLimit) {
+  auto plain = Load(kValid);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->server.url_limit_bytes, 8192u);
+  auto small = Load(Edit(kValid, "header_limit: 32KiB", "header_limit: 4KiB"));
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_EQ(small->server.url_limit_bytes, 4096u) << "at most the header limit by default";
+  auto set = Load(Edit(kValid, "header_limit: 32KiB", "header_limit: 32KiB\n  url_limit: 2KiB"));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->server.url_limit_bytes, 2048u);
+  auto errors =
+      Errors(Edit(kValid, "header_limit: 32KiB", "header_limit: 4KiB\n  url_limit: 8KiB"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "server.url_limit");
+  EXPECT_NE(errors[0].message.find("must not be over header_limit (4096 bytes)"), std::string::npos)
+      << errors[0].ToString();
+}
+
 TEST_F(LoadTest, ApiAndPeerOnSameAddressAndPort) {
   auto errors = Errors(Edit(kValid, "port: 7401", "port: 7400"));
   ExpectOnlyError(errors, 10, 36, "listen.peer.port",

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <boost/json.hpp>
 #include <memory>
+#include <thread>
 
 #include "core/time.h"
 #include "gateway/agent.h"
@@ -56,6 +57,7 @@ class HttpsTest : public ::testing::Test {
     config::CenterConfig c = testing::TestCenterConfig(dir_.path(), pki_);
     c.server.io_threads = 2;
     c.server.header_limit_bytes = 4096;
+    c.server.url_limit_bytes = 2048;
     c.server.body_limit_bytes = 8192;
     c.server.handshake_timeout = std::chrono::milliseconds(300);
     c.server.read_timeout = std::chrono::milliseconds(300);
@@ -309,12 +311,58 @@ TEST_F(HttpsTest, KeepAliveServesASequenceOnOneConnection) {
   EXPECT_EQ(client->connections_opened(), 1);
 }
 
-TEST_F(HttpsTest, SlowClientIsCutByTheReadTimeout) {
+TEST_F(HttpsTest, UrlOverLimitIs414) {
+  // Over url_limit (2 KiB) but within the header limit: the target is checked once read.
+  HttpResponse r = Do("GET", "/v1/centers/" + std::string(3000, 'a'), {}, As(Role::kViewer));
+  EXPECT_EQ(r.status, 414);
+  EXPECT_EQ(ErrorCode(r), "uri_too_long");
+  // A request line longer than the whole header limit (4 KiB) is also the target's fault.
+  r = Do("GET", "/v1/centers/" + std::string(5000, 'a'), {}, As(Role::kViewer));
+  EXPECT_EQ(r.status, 414);
+  EXPECT_EQ(ErrorCode(r), "uri_too_long");
+  // Header fields over the header limit after a request line within its own are 431.
+  Headers h = As(Role::kViewer);
+  h.emplace_back("x-padding", std::string(4100, 'p'));
+  r = Do("GET", "/v1/centers/" + std::string(1000, 'a'), {}, h);
+  EXPECT_EQ(r.status, 431) << r.body;
+}
+
+TEST_F(HttpsTest, DeeplyNestedJsonIs400) {
+  const std::string deep = std::string(4000, '[') + std::string(4000, ']');
+  for (const std::string& body : {deep, R"({"model":"h800","count":)" + deep + "}"}) {
+    HttpResponse r = Do("POST", "/v1/quotes", body, As(Role::kBroker));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(ErrorCode(r), "invalid_argument");
+  }
+  EXPECT_EQ(Do("GET", "/healthz").status, 200) << "still serving";
+}
+
+TEST_F(HttpsTest, SlowClientGets408AtTheReadTimeout) {
   auto client = Client();
   ASSERT_TRUE(client->Connect().ok());
   // Half a request, then silence: the server must give up (read_timeout 300 ms).
   ASSERT_TRUE(client->WriteRaw("GET /v1/centers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").ok());
+  auto r = client->ReadResponse();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(ErrorCode(*r), "request_timeout");
+  EXPECT_TRUE(r->close);
   EXPECT_TRUE(client->WaitForClose(std::chrono::seconds(10)).ok());
+}
+
+TEST_F(HttpsTest, TricklingAHeaderDoesNotExtendTheReadTimeout) {
+  auto client = Client();
+  ASSERT_TRUE(client->Connect().ok());
+  ASSERT_TRUE(client->WriteRaw("GET /v1/centers HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok());
+  // One header byte every 20 ms for 1.5 s, five times the read timeout (a slowloris): the
+  // deadline is for the whole request, so the answer is 408 whatever the pace.
+  for (int i = 0; i < 75; ++i) {
+    if (!client->WriteRaw("x").ok()) break;  // the server may have stopped reading
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto r = client->ReadResponse();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 408);
 }
 
 TEST_F(HttpsTest, IdleKeepAliveConnectionIsClosed) {
@@ -354,28 +402,87 @@ TEST_F(HttpsTest, MetricsCountRequestsByRouteAndStatus) {
   EXPECT_NE(m.body.find("edwc_ready 1"), std::string::npos);
 }
 
-class LimitedHttpsTest : public HttpsTest {
-  void Customize(config::CenterConfig& c) override { c.server.max_connections = 2; }
+class RateLimitedHttpsTest : public HttpsTest {
+  void Customize(config::CenterConfig& c) override { c.rate_limits.per_token = {1, 3}; }
 };
 
-TEST_F(LimitedHttpsTest, ConnectionsOverTheCapAreRefused) {
-  auto a = Client();
-  auto b = Client();
-  ASSERT_TRUE(a->Request("GET", "/healthz").ok());
-  ASSERT_TRUE(b->Request("GET", "/healthz").ok());
-  auto c = Client();
-  auto r = c->Request("GET", "/healthz");
-  EXPECT_FALSE(r.ok() && r->status == 200) << "third connection should be refused";
-  // Closing one makes room again.
-  a->Disconnect();
-  a.reset();
-  bool served = false;
-  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
-    auto d = Client();
-    auto again = d->Request("GET", "/healthz");
-    served = again.ok() && again->status == 200;
+TEST_F(RateLimitedHttpsTest, AFloodFromOneTokenGets429AndOthersAreServed) {
+  auto client = Client();
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->Request("GET", "/v1/centers", "", As(Role::kViewer));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200) << "within the burst of 3";
   }
-  EXPECT_TRUE(served);
+  auto over = client->Request("GET", "/v1/centers", "", As(Role::kViewer));
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->status, 429);
+  EXPECT_EQ(ErrorCode(*over), "resource_exhausted");
+  EXPECT_EQ(HeaderOf(*over, "Retry-After"), "1");
+  EXPECT_NE(over->body.find("is over its rate limit; retry in"), std::string::npos) << over->body;
+  // The connection stays usable, other tokens have buckets of their own, and routes that
+  // need no token are not limited.
+  auto other = client->Request("GET", "/v1/centers", "", As(Role::kOperator));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Do("GET", "/healthz").status, 200);
+  HttpResponse m = Do("GET", "/metrics");
+  EXPECT_NE(m.body.find("edwc_http_requests_total{route=\"/v1/centers\",status=\"429\"} 1"),
+            std::string::npos);
+}
+
+class LimitedHttpsTest : public HttpsTest {
+  void Customize(config::CenterConfig& c) override {
+    c.server.max_connections = 2;
+    // One I/O thread runs completions in the order they happened, so a connection that
+    // was answered is idle before the next connection is accepted.
+    c.server.io_threads = 1;
+    c.server.handshake_timeout = std::chrono::seconds(10);
+  }
+};
+
+// A TCP connection that never starts its TLS handshake: busy until the handshake timeout.
+struct SilentConnection {
+  explicit SilentConnection(uint16_t port) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    connected = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~SilentConnection() { close(fd); }
+  int fd = -1;
+  bool connected = false;
+};
+
+TEST_F(LimitedHttpsTest, AtTheCapTheOldestIdleConnectionMakesRoom) {
+  auto a = Client();
+  ASSERT_EQ(a->Request("GET", "/healthz")->status, 200);
+  SilentConnection x(agent_->api_port());  // accepted in order: before b
+  ASSERT_TRUE(x.connected);
+  auto b = Client();
+  auto r = b->Request("GET", "/healthz");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200) << "a was idle: closed to make room for b";
+  EXPECT_TRUE(a->WaitForClose(std::chrono::seconds(10)).ok());
+  SilentConnection y(agent_->api_port());  // b is idle: y takes its place
+  ASSERT_TRUE(y.connected);
+  EXPECT_TRUE(b->WaitForClose(std::chrono::seconds(10)).ok());
+  // x and y are busy (in their handshakes): a new connection is refused.
+  auto c = Client();
+  auto refused = c->Request("GET", "/healthz");
+  EXPECT_FALSE(refused.ok() && refused->status == 200) << "no connection was idle";
+  for (SilentConnection* busy : {&x, &y}) shutdown(busy->fd, SHUT_RDWR);  // room again
+  HttpResponse m;
+  m.status = 0;
+  for (int attempt = 0; attempt < 200 && m.status != 200; ++attempt) {
+    auto d = Client();
+    auto got = d->Request("GET", "/metrics");
+    if (got.ok()) m = std::move(got).value();
+  }
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("edwc_connections_shed_total 2"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("edwc_connections_rejected_total 1"), std::string::npos);
 }
 
 TEST_F(HttpsTest, OnlyTls12And13WithModernCiphers) {

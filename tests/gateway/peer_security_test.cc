@@ -22,7 +22,9 @@ class PeerSecurityTest : public ::testing::Test {
   void SetUp() override {
     pki_ = testing::MakeTestPki(dir_.path(), "target");
     peer_pki_ = testing::MakeTestPki(dir_.path(), "peer");
-    auto agent = Agent::Start(testing::TestCenterConfig(dir_.path(), pki_, "target"), false);
+    config::CenterConfig c = testing::TestCenterConfig(dir_.path(), pki_, "target");
+    Customize(c);
+    auto agent = Agent::Start(std::move(c), false);
     ASSERT_TRUE(agent.ok()) << agent.status().ToString();
     agent_ = std::move(agent).value();
     peer_url_ = "https://127.0.0.1:" + std::to_string(agent_->peer_port());
@@ -34,6 +36,7 @@ class PeerSecurityTest : public ::testing::Test {
       agent_->Wait();
     }
   }
+  virtual void Customize(config::CenterConfig&) {}
 
   // A client presenting `pki`'s certificate (TLS 1.3) to the peer listener.
   std::unique_ptr<HttpsClient> PeerClientWith(const testing::TestPki& pki) {
@@ -177,6 +180,28 @@ TEST_F(PeerSecurityTest, ApiAndPeerRoutesStayOnTheirOwnListeners) {
   auto with_cert = (*api)->Request("GET", "/v1/centers");
   ASSERT_TRUE(with_cert.ok());
   EXPECT_EQ(with_cert->status, 401) << "a peer certificate is not an api credential";
+}
+
+class RateLimitedPeerTest : public PeerSecurityTest {
+  void Customize(config::CenterConfig& c) override { c.rate_limits.per_peer = {1, 3}; }
+};
+
+TEST_F(RateLimitedPeerTest, EachPeerCenterIsHeldToItsRate) {
+  auto peer = PeerClientWith(peer_pki_);
+  for (int i = 0; i < 3; ++i) {
+    auto r = peer->Request("GET", "/peer/v1/jobs/nosuchjob");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 404) << "within the burst of 3";
+  }
+  auto over = peer->Request("GET", "/peer/v1/jobs/nosuchjob");
+  ASSERT_TRUE(over.ok()) << over.status().ToString();
+  EXPECT_EQ(over->status, 429);
+  EXPECT_NE(over->body.find("center peer is over its rate limit"), std::string::npos) << over->body;
+  // Another center has a bucket of its own.
+  testing::TestPki other = testing::MakeTestPki(dir_.path(), "other");
+  auto r = PeerClientWith(other)->Request("GET", "/peer/v1/jobs/nosuchjob");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 404);
 }
 
 }  // namespace
