@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -577,6 +578,22 @@ std::string RandomToken(int bytes) {
   }
   if (bits > 0) token += kAlphabet[(acc << (6 - bits)) & 0x3f];
   return token;
+}
+
+void PrimeCertificateCaches(SSL_CTX* ctx) {
+  if (X509_STORE* store = SSL_CTX_get_cert_store(ctx)) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      if (X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) {
+        X509_get_extension_flags(cert);
+      }
+    }
+  }
+  if (X509* own = SSL_CTX_get0_certificate(ctx)) X509_get_extension_flags(own);
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) X509_get_extension_flags(sk_X509_value(chain, i));
+  }
 }
 
 }  // namespace edwc::gateway

@@ -17,6 +17,8 @@
 #include "core/status.h"
 #include "core/time.h"
 
+struct ssl_ctx_st;
+
 namespace edwc::gateway {
 
 struct CaOptions {
@@ -61,6 +63,14 @@ core::Status VerifyCertificateAgainstCa(std::string_view leaf_pem, std::string_v
 
 // kInvalidArgument when the key file does not match the certificate.
 core::Status CheckKeyMatchesCertificate(const std::string& cert_file, const std::string& key_file);
+
+// Makes OpenSSL compute now what it otherwise computes on first use, during a handshake:
+// the cached extensions of every trust anchor and of the context's own chain. OpenSSL 3.0
+// fills that cache under the certificate's lock, but checks whether it is filled without
+// it, so two handshakes on two I/O threads could read a certificate while the other
+// writes it (ThreadSanitizer saw it: ASN1_STRING_set against ASN1_STRING_cmp). Call once
+// the context's certificates are loaded and before it is used.
+void PrimeCertificateCaches(ssl_ctx_st* ctx);
 
 // This center's TLS material, read once and checked as a whole. The listeners, the peer
 // clients and the signers are all made from these bytes rather than from the files, so

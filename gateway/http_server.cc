@@ -366,6 +366,7 @@ core::Result<std::shared_ptr<HttpServer::TlsContext>> HttpServer::Impl::NewTlsCo
           });
     }
   }
+  PrimeCertificateCaches(native);
   return made;
 }
 

@@ -308,6 +308,7 @@ core::Result<TlsContextPtr> NewClientContext(const config::TlsFiles& tls, const 
     return core::InvalidArgument("key " + tls.key + " does not match certificate " + tls.cert,
                                  "key");
   }
+  PrimeCertificateCaches(native);
   return made;
 }
 
