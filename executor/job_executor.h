@@ -88,7 +88,10 @@ class JobExecutor {
   // reported once through JobEnded. process: the job's process, when it still exists (its
   // pid AND /proc start time match), is killed with its process group; either way it is
   // reported kFailed "lost at restart" (its exit status cannot be re-attached). slurm: the
-  // Slurm job is followed again and its real end reported.
+  // Slurm job is followed again and its real end reported. An empty ref is a job that may
+  // have been started without its ref being recorded (the gateway died in between).
+  // process: every process whose environment names it (EDWC_JOB_ID) is killed with its
+  // session, and it is reported lost as above; slurm: reported lost.
   virtual void Recover(const std::vector<std::pair<std::string, std::string>>& running) = 0;
 };
 

@@ -45,9 +45,9 @@ std::string Errno(std::string_view what, int err) {
 
 using core::Fd;
 
-// Start time of `pid` in clock ticks after boot (/proc/<pid>/stat field 22); nullopt when
-// there is no such process.
-std::optional<uint64_t> ProcStartTime(pid_t pid) {
+// Field `n` (3 or later) of /proc/<pid>/stat as a number; nullopt when there is no such
+// process.
+std::optional<uint64_t> ProcStatField(pid_t pid, int n) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   if (!in) return std::nullopt;
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -56,13 +56,44 @@ std::optional<uint64_t> ProcStartTime(pid_t pid) {
   if (paren == std::string::npos) return std::nullopt;
   std::istringstream fields(stat.substr(paren + 1));
   std::string field;
-  for (int i = 3; i <= 22; ++i) {
+  for (int i = 3; i <= n; ++i) {
     if (!(fields >> field)) return std::nullopt;
   }
-  uint64_t ticks = 0;
-  auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), ticks);
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
   if (ec != std::errc() || end != field.data() + field.size()) return std::nullopt;
-  return ticks;
+  return value;
+}
+
+// Start time of `pid` in clock ticks after boot (field 22).
+std::optional<uint64_t> ProcStartTime(pid_t pid) { return ProcStatField(pid, 22); }
+
+// For a job whose start was never recorded (the gateway died between the spawn and the
+// record): every process still running it, known by EDWC_JOB_ID=<id> in its environment
+// (fixed at exec), is sent SIGKILL with its session (the job's own, from setsid). Returns
+// the one to watch until it is gone, as (pid, start time): the job's first process (its
+// session's leader) when it is left, else any; nullopt when none is left.
+std::optional<std::pair<pid_t, uint64_t>> KillLeftoversOf(const std::string& id) {
+  const std::string named = "EDWC_JOB_ID=" + id;
+  const pid_t own_session = ::getsid(0);
+  std::optional<std::pair<pid_t, uint64_t>> watch;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    auto [end, bad] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (bad != std::errc() || end != name.data() + name.size() || pid <= 1) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    bool runs_it = false;
+    for (std::string var; !runs_it && std::getline(in, var, '\0');) runs_it = var == named;
+    const std::optional<uint64_t> session = ProcStatField(pid, 6), start = ProcStartTime(pid);
+    if (!runs_it || !session || !start) continue;
+    const auto sid = static_cast<pid_t>(*session);
+    if (sid > 1 && sid != own_session) ::kill(-sid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    if (!watch || sid == pid) watch = std::make_pair(pid, *start);
+  }
+  return watch;
 }
 
 std::string FormatRef(pid_t pid, uint64_t start) {
@@ -153,13 +184,17 @@ ChildPlan PlanChild(const JobLaunch& launch) {
   return plan;
 }
 
-// Runs `plan` in a new process with posix_spawn, which glibc does with
-// clone(CLONE_VM | CLONE_VFORK): no page tables are copied, unlike fork. The process gets
-// its own session, an empty signal mask and default dispositions, stdin, stdout and
-// stderr from `in`, `out` and `err`, `dir` as its working directory, and no other
-// descriptor (the gateway's sockets, RocksDB's files). Returns posix_spawn's error, which
-// is the exec's as well as the clone's: on an error no process is left.
+// Runs `plan` in a new process (SpawnJobProcess): no descriptor of the gateway's (sockets,
+// RocksDB's files) goes with it.
 int Spawn(const ChildPlan& plan, int dir, int in, int out, int err, pid_t* pid) {
+  return SpawnJobProcess(plan.path.c_str(), plan.argv.data(), plan.envp.data(), dir, in, out, err,
+                         pid);
+}
+
+}  // namespace
+
+int SpawnJobProcess(const char* path, char* const argv[], char* const envp[], int dir, int in,
+                    int out, int err, pid_t* pid) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_t actions;
   ::posix_spawnattr_init(&attr);  // glibc's two inits cannot fail
@@ -178,13 +213,13 @@ int Spawn(const ChildPlan& plan, int dir, int in, int out, int err, pid_t* pid) 
   if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&actions, err, 2);
   if (rc == 0) rc = ::posix_spawn_file_actions_addfchdir_np(&actions, dir);
   if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (rc == 0) {
-    rc = ::posix_spawn(pid, plan.path.c_str(), &actions, &attr, plan.argv.data(), plan.envp.data());
-  }
+  if (rc == 0) rc = ::posix_spawn(pid, path, &actions, &attr, argv, envp);
   ::posix_spawn_file_actions_destroy(&actions);
   ::posix_spawnattr_destroy(&attr);
   return rc;
 }
+
+namespace {
 
 core::Status ValidateLaunch(const JobLaunch& launch) {
   if (!ValidJobId(launch.id)) {
@@ -399,7 +434,8 @@ void ProcessExecutor::Recover(const std::vector<std::pair<std::string, std::stri
                       .started = clock_->Now(),
                       .ended = clock_->Now(),
                       .message = "lost at restart"};
-      std::optional<std::pair<pid_t, uint64_t>> parsed = ParseRef(ref);
+      std::optional<std::pair<pid_t, uint64_t>> parsed =
+          ref.empty() ? KillLeftoversOf(id) : ParseRef(ref);
       Fd pidfd;
       if (parsed && ProcStartTime(parsed->first) == parsed->second) {
         pidfd = Fd(PidfdOpen(parsed->first));
@@ -417,7 +453,8 @@ void ProcessExecutor::Recover(const std::vector<std::pair<std::string, std::stri
       job.recovered = true;
       SignalGroup(job, SIGKILL);
       ::kill(job.pid, SIGKILL);
-      core::LogInfo(kLog, "recover: killed job '" + id + "' (" + ref + ") left from before");
+      core::LogInfo(kLog, "recover: killed job '" + id + "' (" +
+                              (ref.empty() ? "its start unrecorded" : ref) + ") left from before");
       jobs_.emplace(id, std::move(job));
     }
   }

@@ -35,6 +35,16 @@ struct ProcessExecutorOptions {
 JobExecutorPtr MakeProcessExecutor(JobEnded on_end, const core::Clock* clock,
                                    ProcessExecutorOptions options = {});
 
+// Starts `path` with `argv` and `envp` (null-terminated) as the executor starts every job,
+// with posix_spawn, which glibc does with clone(CLONE_VM | CLONE_VFORK): no page tables
+// are copied, unlike fork. The process gets its own session, an empty signal mask and
+// default dispositions, stdin, stdout and stderr from `in`, `out` and `err`, the directory
+// `dir` as its working directory, and no other descriptor. Returns posix_spawn's error,
+// which is the exec's as well as the clone's: on an error no process is left. Exposed for
+// the jobs benchmark's anchor (bench/federation_bench.cc).
+int SpawnJobProcess(const char* path, char* const argv[], char* const envp[], int dir, int in,
+                    int out, int err, pid_t* pid);
+
 // The ref Start() would return for the live process `pid` ("pid:starttime"); kNotFound
 // when there is no such process. For tests and tools.
 core::Result<std::string> ProcessRef(pid_t pid);

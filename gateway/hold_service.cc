@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -72,7 +73,9 @@ struct HoldService::Impl : std::enable_shared_from_this<Impl> {
   config::PriceList pricing;                               // GUARDED_BY(mu)
   federation::HoldBook book;                               // GUARDED_BY(mu)
   std::map<std::string, HoldRecord, std::less<>> durable;  // GUARDED_BY(mu): last synced
-  // Executor ends that arrived before its start was recorded.
+  // Jobs the executor is being asked to start, and ends that arrived before their start was
+  // recorded.
+  std::set<std::string, std::less<>> launching;                   // GUARDED_BY(mu)
   std::map<std::string, federation::ExecutorOutcome> early_ends;  // GUARDED_BY(mu)
   std::function<core::Money(std::string_view)> payable_to;        // GUARDED_BY(mu)
   std::function<void(const HoldRecord&)> ended_sink;              // GUARDED_BY(mu)
@@ -247,6 +250,7 @@ void HoldService::Impl::Launch(HoldRecord record, core::Status staged,
     const HoldRecord* now = book.Get(record.hold_id);
     // Cancelled (or ended) while its inputs were on their way: nothing to start.
     if (now == nullptr || now->state != HoldState::kCommitted) return;
+    launching.insert(record.hold_id);
   }
   executor::JobLaunch launch;
   launch.id = record.hold_id;
@@ -270,6 +274,7 @@ void HoldService::Impl::Launch(HoldRecord record, core::Status staged,
   std::optional<federation::ExecutorOutcome> early;
   {
     std::lock_guard lock(mu);
+    launching.erase(record.hold_id);
     if (started.ok()) {
       r = book.MarkStarted(record.hold_id, started->ref, started->started);
       if (auto it = early_ends.find(record.hold_id); it != early_ends.end()) {
@@ -331,9 +336,8 @@ void HoldService::Impl::RecordEnd(const std::string& id, executor::JobOutcome ou
   federation::HoldOpResult r;
   {
     std::lock_guard lock(mu);
-    const HoldRecord* rec = book.Get(id);
-    if (rec != nullptr && rec->state == HoldState::kCommitted && rec->executor_ref.empty()) {
-      early_ends[id] = o;  // Start() has not returned yet; StartJob applies it
+    if (launching.contains(id)) {
+      early_ends[id] = o;  // Start() has not returned yet; Launch applies it
       return;
     }
     r = book.MarkEnded(id, o);
@@ -511,10 +515,16 @@ core::Status HoldService::Open(storage::Store* store) {
   }
   std::vector<std::pair<std::string, std::string>> running;
   for (HoldRecord& r : recovered.to_resume) {
-    if (r.executor_ref.empty()) {
-      impl->never_started.push_back(std::move(r));  // started by Start, once wired up
-    } else {
+    if (!r.executor_ref.empty()) {
       running.emplace_back(r.hold_id, r.executor_ref);
+    } else if (std::filesystem::exists(std::filesystem::path(impl->config.jobs.work_dir) /
+                                       r.hold_id)) {
+      // Its directory is made just before the executor starts it: it may be running with
+      // its start unrecorded. The executor stops what is left, and it ends lost: starting
+      // it again would run it twice, on the same devices.
+      running.emplace_back(r.hold_id, "");
+    } else {
+      impl->never_started.push_back(std::move(r));  // started by Start, once wired up
     }
   }
   if (!running.empty()) impl->executor->Recover(running);

@@ -282,14 +282,21 @@ TEST_F(ProcessExecutorTest, DestroyKillsRunningJobs) {
 }
 
 // A process started by the test itself, in its own session, as a previous gateway's job.
-// Returns once it has exec'd (so setsid is done): the CLOEXEC pipe reads EOF then.
-pid_t StartOrphan() {
+// Returns once it has exec'd (so setsid is done): the CLOEXEC pipe reads EOF then. With
+// `job`, its only environment is EDWC_JOB_ID=<job>, as a job of the executor has it.
+pid_t StartOrphan(const std::string& job = "") {
+  std::string env = "EDWC_JOB_ID=" + job;
+  char* envp[] = {env.data(), nullptr};
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setsid();
-    ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+    if (job.empty()) {
+      ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+    } else {
+      ::execle("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr), envp);
+    }
     ::_exit(127);
   }
   ::close(fds[1]);
@@ -316,6 +323,30 @@ TEST_F(ProcessExecutorTest, RecoverKillsALiveProcessAndReportsItLost) {
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
   EXPECT_EQ(ends_.Calls("old-job"), 1);
+}
+
+// The gateway died between a job's spawn and the record of its ref: the job is found by its
+// environment, killed and reported lost; another job's process is left alone.
+TEST_F(ProcessExecutorTest, RecoverWithoutARefKillsWhatRunsTheJob) {
+  const pid_t unrecorded = StartOrphan("unrecorded-job");
+  const pid_t other = StartOrphan("other-job");
+  ASSERT_GT(unrecorded, 0);
+  ASSERT_GT(other, 0);
+  executor_->Recover({{"unrecorded-job", ""}, {"never-spawned", ""}});
+  for (const char* id : {"unrecorded-job", "never-spawned"}) {
+    std::optional<JobOutcome> end = ends_.Await(id, 20s);
+    ASSERT_TRUE(end.has_value()) << id;
+    EXPECT_EQ(end->state, State::kFailed);
+    EXPECT_EQ(end->message, "lost at restart");
+    EXPECT_EQ(ends_.Calls(id), 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(unrecorded, &status, 0), unrecorded);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_EQ(::waitpid(other, &status, WNOHANG), 0) << "another job's process was killed";
+  ::kill(other, SIGKILL);
+  ::waitpid(other, &status, 0);
 }
 
 TEST_F(ProcessExecutorTest, RecoverStaleRefReportsLost) {

@@ -68,9 +68,11 @@ Cluster::~Cluster() {
   }
 }
 
-Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit& edit) {
+Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit& edit,
+                      std::vector<std::string> launcher) {
   Agent a;
   a.id = id;
+  a.launcher = std::move(launcher);
   a.dir = dir_.Sub(id);
   std::filesystem::create_directories(a.dir);
   TestPki pki = MakeTestPki(dir_.path(), id);
@@ -82,6 +84,11 @@ Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit
   a.config.federation.gossip.refresh = 500ms;
   if (!seed.empty()) a.config.federation.seeds = {seed};
   if (edit) edit(a.config);
+  std::vector<std::string> ips;  // off loopback: the certificate must name the addresses
+  for (const config::Listener* l : {&a.config.api, &a.config.peer}) {
+    if (l->address != "127.0.0.1" && l->address != "::1") ips.push_back(l->address);
+  }
+  if (!ips.empty()) MakeTestPki(dir_.path(), id, ips);  // the same files, reissued
   a.config_path = a.dir + "/center.yaml";
   std::ofstream(a.config_path) << config::RenderCenterConfig(a.config);
   agents_.push_back(std::move(a));
@@ -90,7 +97,9 @@ Agent& Cluster::Start(const std::string& id, const std::string& seed, const Edit
 }
 
 void Cluster::Launch(Agent& a) {
-  auto child = cli::Spawn({EDWC_BINARY, "agent", "--config", a.config_path}, a.dir + "/agent.log");
+  std::vector<std::string> argv = a.launcher;
+  argv.insert(argv.end(), {EDWC_BINARY, "agent", "--config", a.config_path});
+  auto child = cli::Spawn(argv, a.dir + "/agent.log");
   ASSERT_TRUE(child.ok()) << child.status().ToString();
   a.child = *child;
   auto ready = cli::AwaitLine(*child, "ready ", std::chrono::steady_clock::now() + 60s);

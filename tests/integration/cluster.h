@@ -1,6 +1,7 @@
 // Cluster: real `edwc agent` processes on loopback for integration tests. Each center gets
 // a directory, a certificate from one test CA, a complete center.yaml and its own RocksDB;
-// the agents are stopped (SIGTERM, then SIGKILL) when the cluster goes.
+// the agents are stopped (SIGTERM, then SIGKILL) when the cluster goes. An agent may also
+// listen elsewhere and run through a launcher (another network namespace: netns.h).
 // Not thread-safe, except Call(), which opens its own connection.
 #pragma once
 
@@ -29,6 +30,7 @@ struct Agent {
   std::string api_url;
   std::string peer_url;
   uint64_t epoch = 0;
+  std::vector<std::string> launcher;  // runs the binary, e.g. {"/usr/sbin/ip", "netns", "exec", ns}
 };
 
 class Cluster {
@@ -39,9 +41,11 @@ class Cluster {
   ~Cluster();
 
   // Writes center `id`'s config (fast gossip: 100 ms rounds, 2 s adverts), applies `edit`
-  // and starts it, joining through `seed` (a peer URL, or empty). Fails the test (and
+  // and starts it, joining through `seed` (a peer URL, or empty), with `launcher` before
+  // the binary. Listen addresses `edit` sets are in the certificate. Fails the test (and
   // returns the agent unstarted) when it does not report ready.
-  Agent& Start(const std::string& id, const std::string& seed, const Edit& edit = {});
+  Agent& Start(const std::string& id, const std::string& seed, const Edit& edit = {},
+               std::vector<std::string> launcher = {});
   // Starts agent `i` again on its own config and storage.
   void Restart(size_t i);
   // SIGKILL, and reaps it.
@@ -69,6 +73,7 @@ class Cluster {
   const std::string& ca_file() const { return ca_file_; }
   std::vector<Agent>& agents() { return agents_; }
   Agent& operator[](size_t i) { return agents_[i]; }
+  const Agent& operator[](size_t i) const { return agents_[i]; }
 
  private:
   void Launch(Agent& agent);

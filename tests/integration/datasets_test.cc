@@ -12,7 +12,6 @@
 #include <memory>
 #include <thread>
 
-#include "gateway/http_client.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/workload.h"
 
@@ -214,15 +213,9 @@ TEST(DatasetsTest, AJobRunsWhereItsInputWentAndItsResultComesHome) {
   const json::value done =
       AwaitTransfer(cluster, cluster[0], Str(started.at("transfer"), "id"), Ended);
   ASSERT_EQ(Str(done, "state"), "done") << json::serialize(done);
-  auto client =
-      gateway::HttpsClient::Create(cluster[0].api_url, {cluster.ca_file(), "", "", false});
-  ASSERT_TRUE(client.ok());
-  auto got =
-      (*client)->Request("GET", "/v1/datasets/" + Str(output, "dataset"), "",
-                         {{"authorization", "Bearer " + testing::TokenFor(config::Role::kBroker)}});
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ(got->status, 200);
-  EXPECT_EQ(got->body, sha + "\n");
+  auto [got, bytes] = testing::Download(cluster, cluster[0], Str(output, "dataset"));
+  EXPECT_EQ(got, 200) << bytes;
+  EXPECT_EQ(bytes, sha + "\n");
 }
 
 }  // namespace

@@ -6,10 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <fstream>
 #include <map>
-#include <set>
-#include <sstream>
 #include <thread>
 
 #include "federation/holds.h"
@@ -63,9 +60,7 @@ TEST(JobsTest, EightBrokersRaceForTheCheapestCenter) {
   cluster.AwaitAllAlive();
   const std::string log = cluster.root() + "/devices.log";
   // Each job logs when it holds which devices where; 4 devices for about 0.3 s.
-  const std::string script =
-      "echo \"start $EDWC_CENTER $EDWC_DEVICES $(date +%s%N)\" >> " + log +
-      "; sleep 0.3; echo \"end $EDWC_CENTER $EDWC_DEVICES $(date +%s%N)\" >> " + log;
+  const std::string script = testing::LoggedJobScript(log, "0.3");
   constexpr int kBrokers = 8, kJobsEach = 25;
   std::vector<std::vector<std::pair<size_t, std::string>>> placed(kBrokers);  // home, job id
   std::vector<std::thread> brokers;
@@ -106,39 +101,11 @@ TEST(JobsTest, EightBrokersRaceForTheCheapestCenter) {
   EXPECT_GT(ran_on["center0"], 0);
 
   // Never more than 16 devices in use at center0, and no device index used twice at once.
-  struct Event {
-    int64_t ns;
-    bool start;
-    std::vector<std::string> devices;
-  };
-  std::vector<Event> events;
-  std::ifstream in(log);
-  std::string kind, center, devices;
-  int64_t ns = 0;
-  while (in >> kind >> center >> devices >> ns) {
-    if (center != "center0") continue;
-    Event e{ns, kind == "start", {}};
-    std::stringstream split(devices);
-    for (std::string d; std::getline(split, d, ',');) e.devices.push_back(d);
-    events.push_back(std::move(e));
-  }
-  ASSERT_EQ(events.size(), 2u * static_cast<size_t>(ran_on["center0"]));
-  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-    return a.ns != b.ns ? a.ns < b.ns : !a.start;  // an end before a start at the same ns
-  });
-  std::set<std::string> in_use;
-  size_t peak = 0;
-  for (const Event& e : events) {
-    for (const std::string& d : e.devices) {
-      if (e.start) {
-        EXPECT_TRUE(in_use.insert(d).second) << "device " << d << " used twice at once";
-      } else {
-        in_use.erase(d);
-      }
-    }
-    peak = std::max(peak, in_use.size());
-  }
-  EXPECT_LE(peak, 16u);
+  const std::vector<testing::JobRun> runs = testing::ReadJobRuns(log);
+  EXPECT_EQ(std::count_if(runs.begin(), runs.end(),
+                          [](const testing::JobRun& r) { return r.center == "center0"; }),
+            ran_on["center0"]);
+  EXPECT_LE(testing::ExpectNoDeviceUsedTwice(runs, "center0", 16), 16u);
   // Every device is back once the jobs are over.
   cluster.AwaitViews([&](const auto&) { return FreeAt(cluster, cluster[1], "center0") == 16; },
                      "center0 with all 16 free");

@@ -151,7 +151,9 @@ TEST_F(LimitsTest, ThousandsOfIdleConnectionsCostLittleAndOthersAreServed) {
       "each\n",
       static_cast<long long>(before), static_cast<long long>(after), kIdle,
       static_cast<long long>(per_connection));
-  if (kMaxBytesPerIdleConnection > 0) EXPECT_LT(per_connection, kMaxBytesPerIdleConnection);
+  if (kMaxBytesPerIdleConnection > 0) {
+    EXPECT_LT(per_connection, kMaxBytesPerIdleConnection);
+  }
   EXPECT_EQ(kill(agent.child.pid, 0), 0) << "the agent is alive";
 }
 

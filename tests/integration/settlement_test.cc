@@ -29,9 +29,13 @@ namespace json = boost::json;
 using testing::Agent;
 using testing::AwaitEnd;
 using testing::Cluster;
+using testing::ExpectChainsVerify;
+using testing::ExpectSameOnBothSides;
 using testing::Int;
 using testing::JobBody;
+using testing::Settlements;
 using testing::Str;
+using testing::TotalNet;
 
 constexpr int64_t kEgressFenPerGb = 100000;  // dear, so that megabytes cost whole fen
 
@@ -42,28 +46,6 @@ Cluster::Edit Center(int32_t count, int64_t fen) {
     testing::H20(count, fen * 1000)(c);
     c.pricing.egress_per_gb = core::Money::Fen(kEgressFenPerGb);
   };
-}
-
-// Every settlement `agent` holds, by id (GET /v1/settlements, all pages of `limit`).
-std::map<std::string, json::object> Settlements(const Cluster& cluster, const Agent& agent,
-                                                int limit = 1000) {
-  std::map<std::string, json::object> out;
-  std::string after;
-  for (;;) {
-    auto [status, body] = cluster.Call(
-        agent, "GET",
-        "/v1/settlements?limit=" + std::to_string(limit) + (after.empty() ? "" : "&after=" + after),
-        "", config::Role::kFinance);
-    EXPECT_EQ(status, 200) << json::serialize(body);
-    if (status != 200) return out;
-    for (const json::value& s : body.at("settlements").as_array()) {
-      const std::string id = Str(s, "id");
-      EXPECT_FALSE(out.count(id)) << agent.id << " lists " << id << " twice";
-      out[id] = s.as_object();
-    }
-    after = Str(body, "next");
-    if (after.empty()) return out;
-  }
 }
 
 // Waits until every agent holds `expected` settlements, all answered (none offered).
@@ -93,18 +75,6 @@ void AwaitSettled(const Cluster& cluster, std::vector<Agent>& agents,
   FAIL() << "settlements did not converge: " << last;
 }
 
-void ExpectChainsVerify(const Cluster& cluster, const Agent& agent) {
-  auto [status, body] = cluster.Call(agent, "GET", "/v1/ledger/verify", "", config::Role::kFinance);
-  ASSERT_EQ(status, 200) << json::serialize(body);
-  EXPECT_TRUE(body.at("ok").as_bool()) << agent.id << ": " << json::serialize(body);
-}
-
-int64_t TotalNet(const Cluster& cluster, const Agent& agent) {
-  auto [status, body] = cluster.Call(agent, "GET", "/v1/balances", "", config::Role::kFinance);
-  EXPECT_EQ(status, 200) << json::serialize(body);
-  return status == 200 ? Int(body.at("total"), "net_fen") : 0;
-}
-
 // Submits `n` jobs of 4 devices from `home` running `script`; their ids.
 std::vector<std::string> Submit(Cluster& cluster, const Agent& home, int n,
                                 const std::string& script, const std::string& key_prefix) {
@@ -117,21 +87,6 @@ std::vector<std::string> Submit(Cluster& cluster, const Agent& home, int n,
     if (status == 201 || status == 202) ids.push_back(Str(job, "id"));
   }
   return ids;
-}
-
-// Both sides of every settlement between two agents hold the same record.
-void ExpectSameOnBothSides(const std::map<std::string, json::object>& a,
-                           const std::map<std::string, json::object>& b, const std::string& a_id,
-                           const std::string& b_id) {
-  for (const auto& [id, s] : a) {
-    if (Str(s, "counterparty") != b_id) continue;
-    auto it = b.find(id);
-    ASSERT_NE(it, b.end()) << id << " is at " << a_id << " only";
-    EXPECT_EQ(Str(s, "hash"), Str(it->second, "hash")) << id;
-    EXPECT_EQ(Int(s, "amount_fen"), Int(it->second, "amount_fen")) << id;
-    EXPECT_EQ(Str(s, "state"), Str(it->second, "state")) << id;
-    EXPECT_NE(Str(s, "direction"), Str(it->second, "direction")) << id;
-  }
 }
 
 TEST(SettlementTest, AMixedWorkloadSettlesOnceOnBothSidesAndNetsToZero) {
@@ -254,19 +209,10 @@ TEST(SettlementTest, AMixedWorkloadSettlesOnceOnBothSidesAndNetsToZero) {
 
   // Balances sum to zero across the federation; netting conserves each position.
   std::map<std::string, int64_t> net;
-  int64_t sum = 0;
-  for (const Agent& a : cluster.agents()) sum += net[a.id] = TotalNet(cluster, a);
-  EXPECT_EQ(sum, 0);
-  auto [status, netting] =
-      cluster.Call(cluster[2], "GET", "/v1/netting", "", config::Role::kFinance);
-  ASSERT_EQ(status, 200) << json::serialize(netting);
-  EXPECT_EQ(Int(netting, "sum_fen"), 0);
-  EXPECT_TRUE(netting.at("unreachable").as_array().empty()) << json::serialize(netting);
-  std::map<std::string, int64_t> after_payments;
-  for (const json::value& c : netting.at("centers").as_array()) {
-    EXPECT_EQ(Int(c, "position_fen"), net[Str(c, "center")]) << json::serialize(c);
-    after_payments[Str(c, "center")] = Int(c, "position_fen");
-  }
+  const json::value netting =
+      testing::ExpectNetsToZero(cluster, cluster.agents(), cluster[2], &net);
+  ASSERT_TRUE(netting.is_object());
+  std::map<std::string, int64_t> after_payments = net;
   size_t nonzero = 0;
   for (const auto& [c, p] : net) nonzero += p != 0;
   const auto& payments = netting.at("payments").as_array();

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -92,14 +93,21 @@ std::string DatasetsDir(const Agent& agent) {
                                            : agent.config.datasets.dir;
 }
 
+std::string TransferBody(const std::string& dataset, const std::string& from,
+                         const std::string& to) {
+  return json::serialize(json::object{{"dataset", dataset}, {"from", from}, {"to", to}});
+}
+
+std::string TransferKey(const std::string& dataset, const std::string& to) {
+  return "t-" + dataset + "-" + to;
+}
+
 // POST /v1/transfers at `home`; the transfer's id (empty on failure, with the answer).
 std::pair<int, json::value> StartTransfer(const Cluster& cluster, const Agent& home,
                                           const std::string& dataset, const std::string& from,
                                           const std::string& to) {
-  const std::string body =
-      json::serialize(json::object{{"dataset", dataset}, {"from", from}, {"to", to}});
-  return cluster.Call(home, "POST", "/v1/transfers", body, config::Role::kBroker,
-                      {{"idempotency-key", "t-" + dataset + "-" + to}});
+  return cluster.Call(home, "POST", "/v1/transfers", TransferBody(dataset, from, to),
+                      config::Role::kBroker, {{"idempotency-key", TransferKey(dataset, to)}});
 }
 
 // Polls GET /v1/transfers/{id} at `home` until `until` holds (fails after `within`).
@@ -174,6 +182,148 @@ std::string JobBody(int count, const std::string& script, const std::string& ext
   std::string text = json::serialize(o);
   if (!extra.empty()) text.insert(text.size() - 1, "," + extra);
   return text;
+}
+
+std::string LoggedJobScript(const std::string& log, const std::string& seconds) {
+  const std::string fields =
+      " $EDWC_CENTER $EDWC_ROUTER $EDWC_ROUTER_JOB_ID $EDWC_JOB_ID "
+      "$EDWC_DEVICES $(date +%s%N)\" >> " +
+      log;
+  return "echo \"start" + fields + "; sleep " + seconds + "; echo \"end" + fields;
+}
+
+std::vector<JobRun> ReadJobRuns(const std::string& log) {
+  std::vector<JobRun> runs;
+  std::map<std::string, std::vector<size_t>> open;  // hold -> runs without an end, in order
+  std::ifstream in(log);
+  std::string kind, devices;
+  JobRun line;
+  while (in >> kind >> line.center >> line.router >> line.job >> line.hold >> devices >>
+         line.start_ns) {
+    std::vector<size_t>& waiting = open[line.hold];
+    if (kind == "end") {
+      EXPECT_FALSE(waiting.empty()) << "an end of " << line.hold << " without a start";
+      if (waiting.empty()) continue;
+      runs[waiting.front()].end_ns = line.start_ns;
+      waiting.erase(waiting.begin());
+      continue;
+    }
+    line.devices.clear();
+    std::stringstream split(devices);
+    for (std::string d; std::getline(split, d, ',');) line.devices.push_back(d);
+    waiting.push_back(runs.size());
+    runs.push_back(line);
+  }
+  return runs;
+}
+
+size_t ExpectNoDeviceUsedTwice(const std::vector<JobRun>& runs, const std::string& center,
+                               int total) {
+  struct Event {
+    int64_t ns;
+    bool start;
+    const JobRun* run;
+  };
+  std::vector<Event> events;
+  for (const JobRun& r : runs) {
+    if (r.center != center) continue;
+    EXPECT_GE(r.end_ns, r.start_ns) << r.hold << " at " << center << " has no end";
+    events.push_back({r.start_ns, true, &r});
+    events.push_back({std::max(r.start_ns, r.end_ns), false, &r});
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.ns != b.ns ? a.ns < b.ns : !a.start;  // an end before a start at the same ns
+  });
+  std::map<std::string, const JobRun*> in_use;  // device -> the run using it
+  size_t peak = 0;
+  for (const Event& e : events) {
+    for (const std::string& d : e.run->devices) {
+      if (!e.start) {
+        in_use.erase(d);
+        continue;
+      }
+      EXPECT_LT(std::stoi(d), total) << "device " << d << " at " << center;
+      auto [it, fresh] = in_use.emplace(d, e.run);
+      EXPECT_TRUE(fresh) << "device " << d << " at " << center << " used twice at once: by "
+                         << it->second->hold << " and " << e.run->hold;
+    }
+    peak = std::max(peak, in_use.size());
+  }
+  return peak;
+}
+
+std::map<std::string, json::object> Settlements(const Cluster& cluster, const Agent& agent,
+                                                int limit) {
+  std::map<std::string, json::object> out;
+  std::string after;
+  for (;;) {
+    auto [status, body] = cluster.Call(
+        agent, "GET",
+        "/v1/settlements?limit=" + std::to_string(limit) + (after.empty() ? "" : "&after=" + after),
+        "", config::Role::kFinance);
+    EXPECT_EQ(status, 200) << json::serialize(body);
+    if (status != 200) return out;
+    for (const json::value& s : body.at("settlements").as_array()) {
+      const std::string id = Str(s, "id");
+      EXPECT_FALSE(out.count(id)) << agent.id << " lists " << id << " twice";
+      out[id] = s.as_object();
+    }
+    after = Str(body, "next");
+    if (after.empty()) return out;
+  }
+}
+
+void ExpectSameOnBothSides(const std::map<std::string, json::object>& a,
+                           const std::map<std::string, json::object>& b, const std::string& a_id,
+                           const std::string& b_id) {
+  for (const auto& [id, s] : a) {
+    if (Str(s, "counterparty") != b_id) continue;
+    auto it = b.find(id);
+    ASSERT_NE(it, b.end()) << id << " is at " << a_id << " only";
+    EXPECT_EQ(Str(s, "hash"), Str(it->second, "hash")) << id;
+    EXPECT_EQ(Int(s, "amount_fen"), Int(it->second, "amount_fen")) << id;
+    EXPECT_EQ(Str(s, "state"), Str(it->second, "state")) << id;
+    EXPECT_NE(Str(s, "direction"), Str(it->second, "direction")) << id;
+  }
+}
+
+void ExpectChainsVerify(const Cluster& cluster, const Agent& agent) {
+  auto [status, body] = cluster.Call(agent, "GET", "/v1/ledger/verify", "", config::Role::kFinance);
+  ASSERT_EQ(status, 200) << json::serialize(body);
+  EXPECT_TRUE(body.at("ok").as_bool()) << agent.id << ": " << json::serialize(body);
+}
+
+int64_t TotalNet(const Cluster& cluster, const Agent& agent) {
+  auto [status, body] = cluster.Call(agent, "GET", "/v1/balances", "", config::Role::kFinance);
+  EXPECT_EQ(status, 200) << json::serialize(body);
+  return status == 200 ? Int(body.at("total"), "net_fen") : 0;
+}
+
+json::value ExpectNetsToZero(const Cluster& cluster, const std::vector<Agent>& agents,
+                             const Agent& via, std::map<std::string, int64_t>* net) {
+  int64_t sum = 0;
+  for (const Agent& a : agents) sum += (*net)[a.id] = TotalNet(cluster, a);
+  EXPECT_EQ(sum, 0);
+  auto [status, netting] = cluster.Call(via, "GET", "/v1/netting", "", config::Role::kFinance);
+  EXPECT_EQ(status, 200) << json::serialize(netting);
+  if (status != 200) return nullptr;
+  EXPECT_EQ(Int(netting, "sum_fen"), 0);
+  EXPECT_TRUE(netting.at("unreachable").as_array().empty()) << json::serialize(netting);
+  for (const json::value& c : netting.at("centers").as_array()) {
+    EXPECT_EQ(Int(c, "position_fen"), (*net)[Str(c, "center")]) << json::serialize(c);
+  }
+  return netting;
+}
+
+std::pair<int, std::string> Download(const Cluster& cluster, const Agent& agent,
+                                     const std::string& name) {
+  auto client =
+      gateway::HttpsClient::Create(agent.api_url, {cluster.ca_file(), "", "", false}, 60s);
+  if (!client.ok()) return {0, client.status().ToString()};
+  auto got = (*client)->Request("GET", "/v1/datasets/" + name, "",
+                                {{"authorization", "Bearer " + TokenFor(config::Role::kBroker)}});
+  if (!got.ok()) return {0, got.status().ToString()};
+  return {got->status, std::move(got->body)};
 }
 
 int RunEdwc(std::vector<std::string> args, const std::string& log, std::string* out,

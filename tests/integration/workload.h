@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ std::string FileSha256(const std::string& path);
 std::string Put(const Cluster& cluster, const Agent& agent, const std::string& name, int64_t size,
                 const std::string& query = "");
 std::string DatasetsDir(const Agent& agent);
+// The body of POST /v1/transfers, and the Idempotency-Key StartTransfer sends with it.
+std::string TransferBody(const std::string& dataset, const std::string& from,
+                         const std::string& to);
+std::string TransferKey(const std::string& dataset, const std::string& to);
 // POST /v1/transfers at `home` (Idempotency-Key "t-<dataset>-<to>").
 std::pair<int, boost::json::value> StartTransfer(const Cluster& cluster, const Agent& home,
                                                  const std::string& dataset,
@@ -63,6 +68,47 @@ boost::json::value AwaitEnd(const Cluster& cluster, const Agent& home, const std
 // A POST /v1/jobs body: `count` h20 for 10 minutes running `sh -c script`; `extra` is
 // more JSON members ("\"inputs\":[...]").
 std::string JobBody(int count, const std::string& script, const std::string& extra = "");
+
+// Jobs that log their runs: `LoggedJobScript(log, seconds)` appends
+// "start|end <center> <router> <router job> <hold> <devices> <ns>" to `log` around a sleep
+// of `seconds` (a shell number, "0.3"); ReadJobRuns pairs the lines of each hold, first
+// start with first end, and leaves end_ns at -1 when a run's end was never written (its
+// process was killed).
+struct JobRun {
+  std::string center, router, job, hold;
+  std::vector<std::string> devices;
+  int64_t start_ns = 0, end_ns = -1;
+};
+std::string LoggedJobScript(const std::string& log, const std::string& seconds);
+std::vector<JobRun> ReadJobRuns(const std::string& log);
+// Over the runs at `center` (each with its end): no device index used by two runs at
+// once, none outside 0..total-1. Returns the most devices in use at once.
+size_t ExpectNoDeviceUsedTwice(const std::vector<JobRun>& runs, const std::string& center,
+                               int total);
+
+// The finance API. Every settlement `agent` holds, by id (GET /v1/settlements, all pages of
+// `limit`; an id listed twice fails the test).
+std::map<std::string, boost::json::object> Settlements(const Cluster& cluster, const Agent& agent,
+                                                       int limit = 1000);
+// Both sides of every settlement between `a_id` and `b_id` in `a` (the records of a_id)
+// hold the same record in `b`.
+void ExpectSameOnBothSides(const std::map<std::string, boost::json::object>& a,
+                           const std::map<std::string, boost::json::object>& b,
+                           const std::string& a_id, const std::string& b_id);
+// GET /v1/ledger/verify says ok.
+void ExpectChainsVerify(const Cluster& cluster, const Agent& agent);
+// The total net_fen of GET /v1/balances.
+int64_t TotalNet(const Cluster& cluster, const Agent& agent);
+
+// The balances of `agents` sum to 0 fen, and so do the positions GET /v1/netting at `via`
+// answers, each center's its own balance (in *net), every center reporting. The netting
+// answer (null when it failed).
+boost::json::value ExpectNetsToZero(const Cluster& cluster, const std::vector<Agent>& agents,
+                                    const Agent& via, std::map<std::string, int64_t>* net);
+// GET /v1/datasets/{name} at `agent` as a broker: the status (0 when unreachable) and the
+// bytes.
+std::pair<int, std::string> Download(const Cluster& cluster, const Agent& agent,
+                                     const std::string& name);
 
 // Runs the edwc binary under test with `args` to completion: its exit status, stdout in
 // *out and stderr (kept in the file `log`) in *err.

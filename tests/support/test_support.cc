@@ -36,7 +36,8 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-TestPki MakeTestPki(const std::string& dir, const std::string& center) {
+TestPki MakeTestPki(const std::string& dir, const std::string& center,
+                    const std::vector<std::string>& extra_ips) {
   const std::string ca_dir = dir + "/ca";
   const std::string out = dir + "/" + center;
   if (!fs::exists(ca_dir + "/ca.pem")) {
@@ -45,7 +46,9 @@ TestPki MakeTestPki(const std::string& dir, const std::string& center) {
       std::abort();
     }
   }
-  if (auto st = gateway::IssueCenterCert(ca_dir, center, out); !st.ok()) {
+  gateway::IssueOptions options;
+  options.extra_ips = extra_ips;
+  if (auto st = gateway::IssueCenterCert(ca_dir, center, out, options); !st.ok()) {
     std::fprintf(stderr, "MakeTestPki: %s\n", st.ToString().c_str());
     std::abort();
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/center_config.h"
 
@@ -30,9 +31,11 @@ struct TestPki {
   std::string key_file;
 };
 
-// A dev CA in dir/ca and a certificate for `center` in dir/<center>. Aborts the test
-// binary on failure (it is set-up, not the thing under test).
-TestPki MakeTestPki(const std::string& dir, const std::string& center);
+// A dev CA in dir/ca and a certificate for `center` in dir/<center>, naming `extra_ips`
+// besides loopback. Aborts the test binary on failure (it is set-up, not the thing under
+// test).
+TestPki MakeTestPki(const std::string& dir, const std::string& center,
+                    const std::vector<std::string>& extra_ips = {});
 
 // Issues a certificate for `center` into `out` (as IssueCenterCert) that expired
 // yesterday: valid from ten days ago to one day ago, re-signed by the CA in `ca_dir`.
