@@ -16,6 +16,9 @@
 # process's CPU time per request (user + system, from /proc), the steadiest figure.
 #
 # The servers run on CPU 0 and wrk on CPU 1 (taskset), so that the two never share a core.
+# Builds edwc in Release ($EDWC_BUILD_DIR, default build/release; EDWC_BENCH_PREBUILT=1 uses
+# the edwc already built there). The last line, `RESULT bench=api ...`, repeats the summary
+# as key=value pairs for bench/run-all.sh.
 set -eu
 cd "$(dirname "$0")/.."
 DURATION=5s CONNECTIONS=32 THREADS=1 ROUNDS=3 ROUTE=centers
@@ -38,11 +41,15 @@ QUOTE='{"model":"h800","count":8,"duration_minutes":120}'
 
 EDWC_BENCH_DEPS=1 scripts/install-deps
 BUILD=${EDWC_BUILD_DIR:-build/release}
-mkdir -p "$BUILD"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDWC_BUILD_TESTS=OFF \
-  -DEDWC_BUILD_BENCH=OFF >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
-cmake --build "$BUILD" --target edwc >/dev/null
 EDWC="$BUILD/cli/edwc"
+if [ "${EDWC_BENCH_PREBUILT:-0}" = 1 ]; then
+  [ -x "$EDWC" ] || { echo "error: EDWC_BENCH_PREBUILT=1 but $EDWC is not built" >&2; exit 1; }
+else
+  mkdir -p "$BUILD"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDWC_BUILD_TESTS=OFF \
+    -DEDWC_BUILD_BENCH=OFF >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
+  cmake --build "$BUILD" --target edwc >/dev/null
+fi
 
 TMP=$(mktemp -d)
 AGENT_PID="" NGINX_PID="" OTHER_PIDS=""
@@ -179,5 +186,7 @@ for line in "$E" "$N"; do
 done
 ER=$(echo "$E" | cut -d' ' -f2) NR_=$(echo "$N" | cut -d' ' -f2)
 EC=$(echo "$E" | cut -d' ' -f7) NC=$(echo "$N" | cut -d' ' -f7)
-awk -v e="$ER" -v n="$NR_" -v ec="$EC" -v nc="$NC" 'BEGIN {
-  printf "ratio edwc/nginx: %.2f requests/s; nginx/edwc server CPU per request: %.2f\n", e / n, nc / ec }'
+awk -v e="$ER" -v n="$NR_" -v ec="$EC" -v nc="$NC" -v route="$ROUTE" -v bytes="$BYTES" 'BEGIN {
+  printf "ratio edwc/nginx: %.2f requests/s; nginx/edwc server CPU per request: %.2f\n", e / n, nc / ec
+  printf "RESULT bench=api route=%s bytes=%s edwc_rps=%s nginx_rps=%s ratio=%.3f edwc_cpu_us=%s nginx_cpu_us=%s cpu_ratio=%.3f\n",
+    route, bytes, e, n, e / n, ec, nc, nc / ec }'

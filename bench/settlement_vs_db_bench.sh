@@ -4,7 +4,8 @@
 # db_bench fillsync with the same thread counts and value size, in the same run; then a
 # kill -9 test: no acknowledged settlement may be lost.
 #
-#   bench/settlement_vs_db_bench.sh [--dir DIR] [--rounds R]
+#   bench/settlement_vs_db_bench.sh [--dir DIR] [--rounds R] [--writers "1 16 64"]
+#                                   [--seconds 3] [--kill-rounds 3]
 #
 # DIR (default: $EDWC_BENCH_DIR, else $TMPDIR, else /tmp) holds the temporary databases;
 # point it at the disk the gateway will use, since fsync on tmpfs is free. Installs
@@ -12,7 +13,7 @@
 # settlement_bench in Release ($EDWC_BUILD_DIR, default build/release; EDWC_BENCH_PREBUILT=1
 # skips the build). Takes ~1.5 min once built.
 #
-# For each of 1, 16 and 64 writers, R times (default 3), interleaved:
+# For each of 1, 16 and 64 writers (--writers), R times (default 3), interleaved:
 #   db_bench fillsync  --threads=N, --value_size = the size of a stored settlement record,
 #                      sync=true (RocksDB groups the threads' synced writes itself), for
 #                      3 s: --duration=3 with the clock read after every write. db_bench
@@ -20,30 +21,39 @@
 #                      keys, and only 1 record when --num < 1000, so a fixed --num would
 #                      take 64,000 fsync'd writes at 64 threads; --duration bounds it.
 #   settlement_bench   --writers N --seconds 3 (N threads, one settlement in flight each)
+# (--seconds sets both durations).
 # The table gives the median of the rounds (the mean of the middle two for an even count)
-# and every round's ratio. Kill test: 3 rounds of settlement_bench --ack-log with 16
-# writers, kill -9 after ~1.5 s, then --check on the same directory.
+# and every round's ratio. Kill test: 3 rounds (--kill-rounds) of settlement_bench --ack-log
+# with 16 writers, kill -9 after ~1.5 s, then --check on the same directory. Each table
+# row is repeated as a `RESULT bench=settlement ...` (or settlement_kill) line of
+# key=value pairs for bench/run-all.sh.
 set -eu
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: $0 [--dir DIR] [--rounds R]" >&2; exit 2; }
+usage() { echo "usage: $0 [--dir DIR] [--rounds R] [--writers \"1 16 64\"] [--seconds S] [--kill-rounds K]" >&2; exit 2; }
 DIR=${EDWC_BENCH_DIR:-${TMPDIR:-/tmp}}
 ROUNDS=3
+THREADS="1 16 64"
+SECONDS_EDWC=3
+KILL_ROUNDS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) [ $# -ge 2 ] || usage; DIR=$2; shift 2 ;;
     --rounds) [ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
+    --writers) [ $# -ge 2 ] || usage; THREADS=$2; shift 2 ;;
+    --seconds) [ $# -ge 2 ] || usage; SECONDS_EDWC=$2; shift 2 ;;
+    --kill-rounds) [ $# -ge 2 ] || usage; KILL_ROUNDS=$2; shift 2 ;;
     *) usage ;;
   esac
 done
 [ -d "$DIR" ] || { echo "error: --dir $DIR is not a directory" >&2; exit 2; }
 case "$ROUNDS" in '' | *[!0-9]* | 0) usage ;; esac
+case "$SECONDS_EDWC" in '' | *[!0-9]* | 0) usage ;; esac
+case "$KILL_ROUNDS" in '' | *[!0-9]*) usage ;; esac
+for n in $THREADS; do case "$n" in *[!0-9]* | 0) usage ;; esac; done
 
-THREADS="1 16 64"
-SECONDS_EDWC=3
-DB_BENCH_SECONDS=3
+DB_BENCH_SECONDS=$SECONDS_EDWC
 DB_BENCH_NUM=10000000 # per thread; only bounds the run (and sets 10,000 keys)
-KILL_ROUNDS=3
 KILL_WRITERS=16
 
 EDWC_BENCH_DEPS=1 scripts/install-deps
@@ -139,13 +149,20 @@ for N in $THREADS; do
   printf '| %s | %.0f | %.0f | %s | %s | %s | %s |\n' "$N" "$DB" "$ED" "$R" \
     "$(sed 's/ $//; s/ /, /g' "$WORK/rounds.$N")" "$VALUE_SIZE" \
     "$(echo "$LINE" | json_field batch_bytes)"
+  printf 'RESULT bench=settlement writers=%s rounds=%s edwc_per_s=%.0f db_bench_per_s=%.0f ratio=%s value_bytes=%s\n' \
+    "$N" "$ROUNDS" "$ED" "$DB" "$R" "$VALUE_SIZE" >>"$WORK/results"
 done
+echo
+cat "$WORK/results"
 echo
 [ "$FAILED_TARGET" = 0 ] || echo "note: below the 0.8 target at some thread count" >&2
 
 # Kill test: settlements acknowledged before kill -9 must all be there after a restart.
-echo "| kill -9 round | acknowledged before the kill | lost | chains | broken chains |"
-echo "|---:|---:|---:|---:|---:|"
+if [ "$KILL_ROUNDS" -gt 0 ]; then
+  echo "| kill -9 round | acknowledged before the kill | lost | chains | broken chains |"
+  echo "|---:|---:|---:|---:|---:|"
+fi
+: >"$WORK/kills"
 LOST_ANY=0
 k=0
 while [ "$k" -lt "$KILL_ROUNDS" ]; do
@@ -173,6 +190,10 @@ while [ "$k" -lt "$KILL_ROUNDS" ]; do
   printf '| %s | %s | %s | %s | %s |\n' "$k" "$(echo "$CHECK" | json_field acked)" \
     "$(echo "$CHECK" | json_field lost)" "$(echo "$CHECK" | json_field chains)" \
     "$(echo "$CHECK" | json_field broken)"
+  printf 'RESULT bench=settlement_kill round=%s acked=%s lost=%s chains=%s broken=%s\n' "$k" \
+    "$(echo "$CHECK" | json_field acked)" "$(echo "$CHECK" | json_field lost)" \
+    "$(echo "$CHECK" | json_field chains)" "$(echo "$CHECK" | json_field broken)" >>"$WORK/kills"
   rm -rf "$D"
 done
+[ "$KILL_ROUNDS" = 0 ] || { echo; cat "$WORK/kills"; }
 [ "$LOST_ANY" = 0 ] || { echo "error: acknowledged settlements lost or chains broken after kill -9" >&2; exit 1; }

@@ -8,7 +8,9 @@
 # DIR (default: $EDWC_BENCH_DIR, else $TMPDIR, else /tmp) holds the temporary databases;
 # point it at the disk the gateway will use, since fsync on tmpfs is free. Installs
 # db_bench (Debian package rocksdb-tools) through scripts/install-deps and builds
-# store_bench in Release ($EDWC_BUILD_DIR, default build/release). Takes ~15 s once built.
+# store_bench in Release ($EDWC_BUILD_DIR, default build/release; EDWC_BENCH_PREBUILT=1
+# skips the build). Takes ~15 s once built. The last lines, `RESULT bench=store ...`,
+# repeat the ratios as key=value pairs for bench/run-all.sh.
 #
 #   db_bench fillsync     1 thread, 256 B values, sync=true (one fsync per write)
 #   db_bench fillrandom   1 thread, 256 B values, sync=false
@@ -43,12 +45,16 @@ trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM # runs the EXIT trap
 
 BUILD=${EDWC_BUILD_DIR:-build/release}
-mkdir -p "$BUILD"
-# The top-level CMakeLists adds bench/ only when Google Benchmark (libbenchmark-dev) is found.
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDWC_BUILD_TESTS=OFF \
-  -DEDWC_BUILD_BENCH=ON >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log" >&2; exit 1; }
-cmake --build "$BUILD" --target store_bench >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 STORE_BENCH=$BUILD/bench/store_bench
+if [ "${EDWC_BENCH_PREBUILT:-0}" = 1 ]; then
+  [ -x "$STORE_BENCH" ] || { echo "error: EDWC_BENCH_PREBUILT=1 but $STORE_BENCH is not built" >&2; exit 1; }
+else
+  mkdir -p "$BUILD"
+  # The top-level CMakeLists adds bench/ only when Google Benchmark (libbenchmark-dev) is found.
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDWC_BUILD_TESTS=OFF \
+    -DEDWC_BUILD_BENCH=ON >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log" >&2; exit 1; }
+  cmake --build "$BUILD" --target store_bench >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
+fi
 
 FS=$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')
 case "$FS" in
@@ -119,3 +125,7 @@ echo "|---|---:|"
 echo "| edwc single durable / db_bench fillsync | $(ratio "$SINGLE" "$SYNC_OPS") |"
 echo "| edwc grouped-64 / db_bench fillsync | $(ratio "$GROUPED64" "$SYNC_OPS") |"
 echo "| edwc no sync / db_bench fillrandom | $(ratio "$NOSYNC" "$RANDOM_OPS") |"
+echo
+echo "RESULT bench=store case=single_durable edwc_ops=$SINGLE anchor=fillsync anchor_ops=$SYNC_OPS ratio=$(ratio "$SINGLE" "$SYNC_OPS")"
+echo "RESULT bench=store case=grouped_64 edwc_ops=$GROUPED64 anchor=fillsync anchor_ops=$SYNC_OPS ratio=$(ratio "$GROUPED64" "$SYNC_OPS")"
+echo "RESULT bench=store case=no_sync edwc_ops=$NOSYNC anchor=fillrandom anchor_ops=$RANDOM_OPS ratio=$(ratio "$NOSYNC" "$RANDOM_OPS")"

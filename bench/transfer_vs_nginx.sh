@@ -9,6 +9,9 @@
 # directory). curl's file is fsynced after the download (`sync FILE`), as the receiving
 # agent syncs every chunk before it counts it; the unsynced curl figure is printed too.
 # Rounds alternate nginx and edwc so that noise on a shared machine falls on both.
+# Builds edwc in Release ($EDWC_BUILD_DIR, default build/release; EDWC_BENCH_PREBUILT=1 uses
+# the edwc already built there). The last line, `RESULT bench=transfer ...`, repeats the
+# figures as key=value pairs for bench/run-all.sh.
 set -eu
 cd "$(dirname "$0")/.."
 SIZE=1G ROUNDS=3 STREAMS=8 DIR=""
@@ -24,18 +27,30 @@ done
 
 EDWC_BENCH_DEPS=1 scripts/install-deps
 BUILD=${EDWC_BUILD_DIR:-build/release}
-mkdir -p "$BUILD"
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$BUILD/configure.log" 2>&1 ||
-  { cat "$BUILD/configure.log"; exit 1; }
-cmake --build "$BUILD" --target edwc >/dev/null
 EDWC="$BUILD/cli/edwc"
+if [ "${EDWC_BENCH_PREBUILT:-0}" = 1 ]; then
+  [ -x "$EDWC" ] || { echo "error: EDWC_BENCH_PREBUILT=1 but $EDWC is not built" >&2; exit 1; }
+else
+  mkdir -p "$BUILD"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log"; exit 1; }
+  cmake --build "$BUILD" --target edwc >/dev/null
+fi
 
 TMP=$(mktemp -d)
 [ -n "$DIR" ] || DIR="$TMP/data"
 mkdir -p "$DIR"
 PIDS="" NGINX_PID=""
 cleanup() {
-  for p in $PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  # start_agent runs in a command substitution (a subshell): its pid files, not $PIDS, know
+  # the agents.
+  for f in "$TMP"/*.pid; do [ -f "$f" ] && PIDS="$PIDS $(cat "$f")"; done
+  for p in $PIDS; do kill "$p" 2>/dev/null; done
+  for p in $PIDS; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    ! kill -0 "$p" 2>/dev/null || kill -9 "$p" 2>/dev/null
+  done
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   rm -rf "$TMP" "$DIR/edwc-bench"
 }
@@ -157,3 +172,4 @@ echo "edwc transfer ($STREAMS streams, verified, synced): $E ms  $(mbps "$E") MB
 awk -v e="$E" -v n="$N" -v nn="$NN" 'BEGIN {
   printf "ratio edwc/nginx: %.2f (against curl unsynced: %.2f)\n", n / e, nn / e }'
 echo "peak memory (VmHWM): sender $(hwm zhongwei), receiver $(hwm qingpu)"
+echo "RESULT bench=transfer bytes=$BYTES streams=$STREAMS rounds=$ROUNDS edwc_ms=$E nginx_ms=$N nginx_nosync_ms=$NN edwc_mbps=$(mbps "$E") nginx_mbps=$(mbps "$N") ratio=$(awk -v e="$E" -v n="$N" 'BEGIN { printf "%.3f", n / e }')"
