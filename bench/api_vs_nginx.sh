@@ -67,6 +67,11 @@ SERVER_CPU=0 CLIENT_CPU=$((CPUS > 1 ? 1 : 0))
 # Demo center configs (io_threads: 1); the first is measured.
 "$EDWC" demo --prepare-only --centers "$CENTERS" --base-port 0 --dir "$TMP/demo" >/dev/null
 CENTER_DIR="$TMP/demo/centers/zhongwei"
+# No access log on either side (nginx: access_log off); EDWC_BENCH_ACCESS_LOG=1 keeps
+# edwc's, one line per request, to see what it costs.
+if [ "${EDWC_BENCH_ACCESS_LOG:-0}" != 1 ]; then
+  sed -i 's/^  access: true$/  access: false/' "$CENTER_DIR/center.yaml"
+fi
 for c in qingpu guian shaoguan; do
   [ "$CENTERS" -gt 1 ] || break
   taskset -c "$SERVER_CPU" "$EDWC" agent --config "$TMP/demo/centers/$c/center.yaml" \
