@@ -25,6 +25,9 @@ class RateLimiter {
   // Takes effect for the next request. A new limit starts every caller afresh.
   void SetLimit(config::RateLimit limit);
 
+  // False while no limit is set: callers may skip reading the clock for Allow.
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+
   // One request by `key` at `now_ns` (any monotonic clock, in nanoseconds). False when the
   // caller is over its limit; then *retry_after_ns says how long until a request passes.
   bool Allow(std::string_view key, int64_t now_ns, int64_t* retry_after_ns);
